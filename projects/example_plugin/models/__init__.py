@@ -1,0 +1,3 @@
+from .channel_gate_neck import ChannelGateNeck
+
+__all__ = ['ChannelGateNeck']
