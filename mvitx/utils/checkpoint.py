@@ -22,6 +22,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that is missing, damaged or unsafe to load."""
 
 
+#: The statistics ``HistoryBuffer`` keeps bound in every instance.
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'mean', 'current')
+
+
 def _history_buffer_getattr(obj, name):
     """Stands in for ``builtins.getattr`` while unpickling.
 
@@ -30,7 +34,7 @@ def _history_buffer_getattr(obj, name):
     ``getattr(HistoryBuffer, 'min')``; a general ``getattr`` would open the
     unpickler to arbitrary attribute chains, so only these are served.
     """
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint')

@@ -12,6 +12,7 @@ import os
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 
 def setup_distributed(cfg: Config, launcher: str) -> None:
@@ -38,6 +39,11 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
             rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']),
             **kwargs)
+        print_log(
+            f'No GPU: started a gloo process group (rank '
+            f'{torch_dist.get_rank()} of {torch_dist.get_world_size()}); '
+            'DDP runs on CPU.',
+            logger='current')
     wrapper = dict(type='MMDistributedDataParallel')
     wrapper.update(cfg.get('model_wrapper_cfg') or {})
     wrapper['device_ids'] = None
