@@ -13,6 +13,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
+from mvitx.utils.checkpoint import load_checkpoint_file
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CONFIG = """
@@ -44,19 +46,17 @@ def _free_port() -> int:
 def _dist_train(config, work_dir, *args, check=True):
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()))
     env.pop('CUDA_VISIBLE_DEVICES', None)
+    cmd = ['bash', f'{ROOT}/tools/dist_train.sh', config, '2']
+    cmd += ['--work-dir', str(work_dir), *args]
     proc = subprocess.run(
-        ['bash', f'{ROOT}/tools/dist_train.sh', config, '2', '--work-dir',
-         str(work_dir), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if check:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
 
 def _final_weights(work_dir):
-    ckpt = torch.load(
-        osp.join(work_dir, 'iter_8.pth'), map_location='cpu',
-        weights_only=False)
+    ckpt = load_checkpoint_file(osp.join(work_dir, 'iter_8.pth'))
     return ckpt['state_dict'], ckpt['optimizer']
 
 

@@ -48,7 +48,6 @@ class CrashAtIterHook(Hook):
     def __init__(self, crash_iter: int):
         self.crash_iter = crash_iter
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
-                         outputs=None):
+    def after_train_iter(self, runner, batch_idx, **kwargs):
         if runner.iter + 1 == self.crash_iter:
             raise SystemExit(f'crash at iteration {self.crash_iter}')
