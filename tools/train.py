@@ -10,7 +10,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mvitx.utils import register_all_modules, setup_distributed
+from mvitx.utils import (register_all_modules, setup_distributed,
+                         teardown_distributed)
 
 
 def parse_args():
@@ -84,6 +85,7 @@ def main():
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

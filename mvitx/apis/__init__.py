@@ -1,0 +1,1 @@
+from .priors import PriorExtractor  # noqa: F401

@@ -1,7 +1,5 @@
 """The data sample that carries labels, priors and predictions of one clip
 or image through the pipeline, the model and the metrics."""
-from typing import Optional
-
 import torch
 from mmengine.structures import BaseDataElement, InstanceData
 
@@ -26,8 +24,10 @@ def _data_field(name: str, dtype: type, doc: str) -> property:
 class ActionDataSample(BaseDataElement):
     """Labels, predictions and structured priors of one sample.
 
-    Meta fields (set by the dataset and transforms, e.g. ``source``,
-    ``modality``, ``img_shape``, ``frame_inds``) stay in the metainfo.
+    Meta fields (set by the dataset and transforms) stay in the metainfo and
+    read as attributes: ``source`` (the dataset a sample came from, e.g.
+    ``'in1k'``, ``'k400'``, which picks its head in co-training),
+    ``modality``, ``img_shape``, ``frame_inds``.
 
     Examples:
         >>> sample = ActionDataSample(metainfo=dict(source='k400'))
@@ -57,9 +57,3 @@ class ActionDataSample(BaseDataElement):
         'Structured priors of the sampled frames (``bboxes`` ``(T, M, 4)``, '
         '``types``, ``scores``, ``valid``, ``keypoints`` ``(T, P, K, 3)``); '
         'see ``docs/priors.md``.')
-
-    @property
-    def source(self) -> Optional[str]:
-        """Name of the dataset the sample came from (``'in1k'``,
-        ``'k400'``), used by co-training to pick the head."""
-        return self.metainfo.get('source')

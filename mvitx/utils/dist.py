@@ -48,3 +48,16 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
     wrapper.update(cfg.get('model_wrapper_cfg') or {})
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+def teardown_distributed() -> None:
+    """Destroys the process group before the interpreter exits.
+
+    mmengine leaves it to interpreter shutdown, where gloo's background
+    threads can be torn down while still joinable and abort the process
+    (``terminate called without an active exception``) after a run that
+    succeeded.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

@@ -1,0 +1,1 @@
+from .topdown_attention_hook import TopDownAttentionHook

@@ -1,0 +1,1 @@
+from .cotrain_loop import CoTrainLoop

@@ -1,0 +1,2 @@
+from .acc_metric import AccMetric
+from .ava_metric import AVAMetric

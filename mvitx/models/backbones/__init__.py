@@ -1,0 +1,1 @@
+from .mvit import MViT

@@ -1,0 +1,1 @@
+from .action_data_preprocessor import ActionDataPreprocessor, MixupCutmix

@@ -1,0 +1,2 @@
+from .cls_head import ClsHead
+from .roi_head import AVARoIHead

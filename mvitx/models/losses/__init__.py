@@ -1,0 +1,1 @@
+from .attention_kl_loss import AttentionKLLoss

@@ -1,0 +1,1 @@
+from .topdown import TopDownModulation

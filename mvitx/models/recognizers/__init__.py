@@ -1,0 +1,1 @@
+from .cotrain_recognizer import CoTrainRecognizer

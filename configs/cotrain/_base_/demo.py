@@ -1,0 +1,84 @@
+# The built-in demo data (tools/data/make_demo_data.py --out data/demo,
+# docs/demo_data.md): 64 px shape images (source 'demo_img', 10 classes)
+# and 16-frame 64 px clips of those shapes moving (source 'demo_vid',
+# 10 classes: which shape slides, rises vs falls, hand opens vs closes...).
+demo_root = 'data/demo'
+demo_img_train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='RandomResizedCrop', area_range=(0.5, 1.0)),
+    dict(type='Resize', scale=(64, 64)),
+    dict(type='Flip', flip_ratio=0.5),
+    dict(type='PackActionInputs'),
+]
+demo_img_val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='Resize', scale=(64, 64)),
+    dict(type='PackActionInputs'),
+]
+# Horizontal flips keep every demo video label (no left/right classes).
+demo_vid_train_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=8, frame_interval=2),
+    dict(type='DecordDecode'),
+    dict(type='RandomResizedCrop', area_range=(0.5, 1.0)),
+    dict(type='Resize', scale=(64, 64)),
+    dict(type='Flip', flip_ratio=0.5),
+    dict(type='PackActionInputs'),
+]
+# Two clips per video, their scores averaged (multi-view test).
+demo_vid_val_pipeline = [
+    dict(type='DecordInit'),
+    dict(
+        type='SampleFrames',
+        clip_len=8,
+        frame_interval=2,
+        num_clips=2,
+        test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(64, 64)),
+    dict(type='PackActionInputs'),
+]
+demo_img_train = dict(
+    type='ImageDataset',
+    source='demo_img',
+    ann_file='',
+    data_root=demo_root + '/imagenet',
+    data_prefix=dict(img_path='train'),
+    pipeline=demo_img_train_pipeline)
+demo_img_val = dict(
+    type='ImageDataset',
+    source='demo_img',
+    ann_file='',
+    data_root=demo_root + '/imagenet',
+    data_prefix=dict(img_path='val'),
+    pipeline=demo_img_val_pipeline,
+    test_mode=True)
+demo_vid_train = dict(
+    type='VideoDataset',
+    source='demo_vid',
+    ann_file='train_list.txt',
+    data_root=demo_root + '/kinetics',
+    data_prefix=dict(video='videos_train'),
+    pipeline=demo_vid_train_pipeline)
+demo_vid_val = dict(
+    type='VideoDataset',
+    source='demo_vid',
+    ann_file='val_list.txt',
+    data_root=demo_root + '/kinetics',
+    data_prefix=dict(video='videos_val'),
+    pipeline=demo_vid_val_pipeline,
+    test_mode=True)
+
+# Shared by the demo and its single-source twins.
+demo_backbone = dict(type='MViT', arch='xs', drop_path_rate=0.1)
+demo_img_head = dict(type='ClsHead', num_classes=10, in_channels=64)
+demo_vid_head = dict(type='ClsHead', num_classes=10, in_channels=64)
+val_evaluator = dict(type='AccMetric', topk=(1, 5))
+test_evaluator = val_evaluator
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
+    clip_grad=dict(max_norm=1.0),
+    constructor='LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(layer_decay_rate=1.0))
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')

@@ -1,0 +1,46 @@
+# Kinetics-400 as the official CSVs and clips named
+# {youtube_id}_{start:06d}_{end:06d}.mp4: data/kinetics400/{train,val}.csv,
+# data/kinetics400/videos_{train,val}/. Clips of source 'k400': 16 frames,
+# stride 4, 224 px; test: 5 clips x 3 crops averaged per video (MViTv2).
+k400_root = 'data/kinetics400'
+k400_train_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=16, frame_interval=4),
+    dict(type='DecordDecode'),
+    dict(type='RandomResizedCrop'),
+    dict(type='Resize', scale=(224, 224)),
+    dict(type='Flip', flip_ratio=0.5),
+    dict(type='RandAugment', num_ops=4, magnitude=7, magnitude_std=0.5),
+    dict(type='RandomErasing', erase_prob=0.25),
+    dict(type='PackActionInputs'),
+]
+k400_val_pipeline = [
+    dict(type='DecordInit'),
+    dict(
+        type='SampleFrames',
+        clip_len=16,
+        frame_interval=4,
+        num_clips=5,
+        test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 224), keep_ratio=True),
+    dict(type='ThreeCrop', crop_size=224),
+    dict(type='PackActionInputs'),
+]
+k400_train = dict(
+    type='VideoDataset',
+    source='k400',
+    ann_file='train.csv',
+    data_root=k400_root,
+    data_prefix=dict(video='videos_train'),
+    pipeline=k400_train_pipeline)
+k400_val = dict(
+    type='VideoDataset',
+    source='k400',
+    ann_file='val.csv',
+    data_root=k400_root,
+    data_prefix=dict(video='videos_val'),
+    pipeline=k400_val_pipeline,
+    test_mode=True)
+k400_batch_augments = dict(
+    num_classes=400, mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1)

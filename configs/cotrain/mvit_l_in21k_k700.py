@@ -1,0 +1,92 @@
+# Scale-up (milestone (a)3): MViTv2-L co-trained on ImageNet-21K and
+# Kinetics-700 on 8 GPUs. ImageNet-21K (~13M images, fall11 release,
+# 21843 classes) in the folder layout under data/imagenet21k/{train,val};
+# Kinetics-700 CSVs and clips under data/kinetics700 like Kinetics-400.
+# Two video steps per image step: the videos are ~25x fewer than the images
+# and are the target task.
+_base_ = [
+    '../_base_/default_runtime.py', './_base_/in1k.py', './_base_/k400.py'
+]
+
+in21k_train = dict(
+    _base_.in1k_train, source='in21k', data_root='data/imagenet21k')
+in21k_val = dict(_base_.in1k_val, source='in21k', data_root='data/imagenet21k')
+k700_train = dict(
+    _base_.k400_train, source='k700', data_root='data/kinetics700')
+k700_val = dict(_base_.k400_val, source='k700', data_root='data/kinetics700')
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=10,
+    persistent_workers=True,
+    pin_memory=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_sampler=dict(
+        type='CoTrainBatchSampler',
+        strategy='alternating',
+        batch_sizes=dict(in21k=64, k700=8),
+        ratios=dict(in21k=1, k700=2)),
+    dataset=dict(
+        type='CoTrainDataset',
+        datasets=dict(in21k=in21k_train, k700=k700_train)))
+val_dataloader = dict(
+    batch_size=2,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='CoTrainDataset', datasets=dict(in21k=in21k_val, k700=k700_val)))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='AccMetric', topk=(1, 5))
+test_evaluator = val_evaluator
+
+model = dict(
+    type='CoTrainRecognizer',
+    backbone=dict(type='MViT', arch='large', drop_path_rate=0.5),
+    heads=dict(
+        in21k=dict(type='ClsHead', num_classes=21843, in_channels=1152),
+        k700=dict(
+            type='ClsHead',
+            num_classes=700,
+            in_channels=1152,
+            dropout_ratio=0.5)),
+    data_preprocessor=dict(
+        type='ActionDataPreprocessor',
+        source_cfgs=dict(
+            in21k=dict(_base_.in1k_batch_augments, num_classes=21843),
+            k700=dict(_base_.k400_batch_augments, num_classes=700))))
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel', find_unused_parameters=True)
+
+optim_wrapper = dict(
+    type='BF16OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=8e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    clip_grad=dict(max_norm=1.0),
+    constructor='LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(layer_decay_rate=1.0))
+
+max_iters = 300000
+warmup_iters = 15000
+train_cfg = dict(type='CoTrainLoop', max_iters=max_iters, val_interval=20000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-3,
+        by_epoch=False,
+        begin=0,
+        end=warmup_iters),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_iters - warmup_iters,
+        eta_min=8e-6,
+        by_epoch=False,
+        begin=warmup_iters,
+        end=max_iters)
+]
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(interval=10000, save_best='mean/top1', rule='greater'))
+auto_scale_lr = dict(enable=False, base_batch_size=64)

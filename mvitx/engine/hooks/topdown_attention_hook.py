@@ -1,0 +1,116 @@
+"""Shows where the top-down module looks: its attention over the frames of
+a fixed validation batch, written through the Visualizer (TensorBoard)."""
+from typing import Dict, Optional
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mvitx.registry import HOOKS
+
+
+def render_attention(frames: np.ndarray, maps: torch.Tensor,
+                     alpha: float) -> np.ndarray:
+    """Overlays attention maps on frames, frames side by side.
+
+    Frame ``f`` of ``T`` shows map ``f * T0 // T``; each map is scaled to
+    its maximum over the clip and drawn per token cell (nearest), so pixels
+    of cells without attention keep the frame's colours.
+
+    Args:
+        frames (np.ndarray): ``(T, H, W, 3)`` uint8 RGB frames.
+        maps (Tensor): ``(T0, H0, W0)`` non-negative attention.
+        alpha (float): Opacity of the heat map where attention is maximal.
+
+    Returns:
+        np.ndarray: ``(H, T * W, 3)`` uint8 RGB image.
+    """
+    num_t, h, w = frames.shape[:3]
+    maps = maps.detach().float().cpu()
+    maps = maps / maps.max().clamp(min=1e-12)
+    maps = F.interpolate(maps[None], size=(h, w), mode='nearest')[0]
+    frame_t = np.arange(num_t) * maps.shape[0] // num_t
+    heat = maps[frame_t].numpy()[..., None]  # (T, H, W, 1)
+    colours = np.stack([
+        cv2.applyColorMap(np.uint8(255 * m[..., 0]), cv2.COLORMAP_JET)
+        for m in heat
+    ])[..., ::-1]
+    blend = frames * (1 - alpha * heat) + colours * alpha * heat
+    blend = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+    return np.concatenate(list(blend), axis=1)
+
+
+@HOOKS.register_module()
+class TopDownAttentionHook(Hook):
+    """After validation, runs the first validation batch (fixed: it is
+    taken once and kept) and adds one image per modulated block,
+    ``topdown_attention/block<i>``, to the Visualizer: the batch's first
+    ``num_samples`` clips, one row each, frames side by side, overlaid with
+    the top-down attention (averaged over heads and queries).
+
+    Only the main process writes. The model must have a ``neck`` with
+    ``attention_maps()`` (:class:`mvitx.models.necks.TopDownModulation`),
+    and the batch must hold one source (a mixed batch runs the neck once
+    per source; the hook then warns and writes nothing).
+
+    Args:
+        interval (int): Every ``interval`` validation runs. Defaults to 1.
+        num_samples (int): Clips shown. Defaults to 4.
+        alpha (float): Heat map opacity. Defaults to 0.6.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self,
+                 interval: int = 1,
+                 num_samples: int = 4,
+                 alpha: float = 0.6):
+        self.interval = interval
+        self.num_samples = num_samples
+        self.alpha = alpha
+        self._batch: Optional[dict] = None
+        self._runs = 0
+
+    def after_val_epoch(self,
+                        runner,
+                        metrics: Optional[Dict[str, float]] = None) -> None:
+        """Writes the attention images of the fixed batch."""
+        self._runs += 1
+        if not is_main_process() or (self._runs - 1) % self.interval:
+            return
+        if self._batch is None:
+            self._batch = next(iter(runner.val_dataloader))
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        neck = getattr(model, 'neck', None)
+        if neck is None or not hasattr(neck, 'attention_maps'):
+            raise TypeError('TopDownAttentionHook needs a model whose neck '
+                            'has attention_maps() (TopDownModulation)')
+        with torch.no_grad():
+            model.val_step(self._batch)
+        inputs = self._batch['inputs']
+        num_views = inputs[0].shape[0] if inputs[0].ndim == 5 else 1
+        count = min(self.num_samples, len(inputs))
+        for index, maps in neck.attention_maps().items():
+            if maps.shape[0] != len(inputs) * num_views:
+                runner.logger.warning(
+                    f'TopDownAttentionHook: {maps.shape[0]} attention maps '
+                    f'for {len(inputs)} inputs (a batch mixing sources?); '
+                    'nothing written')
+                return
+            rows = []
+            for i in range(count):
+                clip = inputs[i][0] if num_views > 1 else inputs[i]
+                if clip.ndim == 3:  # an image (C, H, W)
+                    clip = clip[:, None]
+                frames = clip.permute(1, 2, 3, 0).cpu().numpy()
+                rows.append(
+                    render_attention(frames, maps[i * num_views], self.alpha))
+            runner.visualizer.add_image(
+                f'topdown_attention/block{index}',
+                np.concatenate(rows, axis=0),
+                step=runner.iter)

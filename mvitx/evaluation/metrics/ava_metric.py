@@ -1,0 +1,447 @@
+"""Frame-level AVA mAP (official ActivityNet protocol) with a long-tail
+report.
+
+The protocol follows the official ``get_ava_performance.py`` of the
+ActivityNet challenge:
+
+* ground truth and detections are keyed by ``"video_id,%04d"`` keyframes;
+  keyframes listed in the exclusion file are dropped from both;
+* only the evaluated classes of the label map (60 of the 80 AVA actions)
+  count; at most ``max_dets_per_frame`` (50) ``(box, action)`` detections,
+  the best-scored, are kept per keyframe;
+* per class, detections are matched greedily in descending score order to
+  unmatched ground-truth boxes of the same keyframe with IoU >= 0.5;
+  detections on keyframes without ground truth are false positives;
+* AP is the PASCAL VOC (all-point interpolated) area under the
+  precision/recall curve; classes without ground truth are NaN and left out
+  of the mean; classes with ground truth but no detection have AP 0.
+
+mmaction2's port differs in the last two points, drops the per-frame
+limit and counts the ground truth of excluded keyframes (see
+``docs/ava.md``); with ``max_dets_per_frame=None``, its
+``ignore_empty_frames=False``, every ground-truth class detected somewhere
+and no ground truth on excluded keyframes, both give the same numbers.
+"""
+import csv
+import os
+import os.path as osp
+from collections import OrderedDict, defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+
+from mvitx.registry import METRICS
+
+#: ``(boxes (n, 4) xyxy normalised, labels (n,), scores (n,))`` per keyframe.
+FrameBoxes = Tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def make_image_key(video_id: str, timestamp) -> str:
+    """The official keyframe key, e.g. ``'-5KQ66BBWC4,0902'``."""
+    return f'{video_id},{int(timestamp):04d}'
+
+
+def read_labelmap(path: str) -> Tuple[List[dict], List[int]]:
+    """Reads an AVA action list ``.pbtxt`` without protobuf.
+
+    Both spellings of the official files are understood (``name`` +
+    ``id`` for the evaluation list, ``name`` + ``label_id`` + ``label_type``
+    for the full list).
+
+    Args:
+        path (str): The ``.pbtxt`` file.
+
+    Returns:
+        tuple[list[dict], list[int]]: ``[{'id': int, 'name': str}]`` in file
+        order and the sorted class ids.
+
+    Raises:
+        ValueError: An ``id`` line that is not an integer, with file and line.
+    """
+    categories, name = [], None
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if line.startswith('name:'):
+                name = line.split('"')[1]
+            elif line.startswith(('id:', 'label_id:')):
+                try:
+                    class_id = int(line.split(':')[1])
+                except ValueError:
+                    raise ValueError(f'{path}:{lineno}: bad class id line '
+                                     f'{line!r}') from None
+                categories.append(dict(id=class_id, name=name))
+    return categories, sorted(c['id'] for c in categories)
+
+
+def read_exclusions(path: Optional[str]) -> set:
+    """Reads the ``video_id,timestamp`` rows of an exclusion CSV.
+
+    Args:
+        path (str, optional): The file; None gives an empty set.
+
+    Returns:
+        set[str]: Excluded keyframe keys.
+
+    Raises:
+        ValueError: A row without exactly two columns, with file and line.
+    """
+    excluded = set()
+    if path is None:
+        return excluded
+    with open(path, newline='') as f:
+        for lineno, row in enumerate(csv.reader(f), 1):
+            if not row:
+                continue
+            if len(row) != 2:
+                raise ValueError(f'{path}:{lineno}: expected 2 columns '
+                                 f'(video_id,timestamp), got {row}')
+            excluded.add(make_image_key(row[0], row[1]))
+    return excluded
+
+
+def read_ava_csv(path: str,
+                 class_whitelist: Optional[Sequence[int]] = None,
+                 capacity: Optional[int] = None) -> Dict[str, FrameBoxes]:
+    """Reads ground-truth (7 columns) or detection (8 columns) AVA rows.
+
+    Args:
+        path (str): ``video_id,timestamp,x1,y1,x2,y2,action_id[,score]``
+            rows (a ninth column, the person id of the ground truth, is
+            allowed and ignored).
+        class_whitelist (Sequence[int], optional): Action ids to keep.
+        capacity (int, optional): Keep only the ``capacity`` best-scored
+            rows per keyframe (the official evaluation uses 50 for
+            detections). None keeps all.
+
+    Returns:
+        dict[str, tuple]: Per keyframe key, ``boxes`` ``(n, 4)``,
+        ``labels`` ``(n,)``, ``scores`` ``(n,)`` in descending score order.
+
+    Raises:
+        ValueError: A malformed row, with file and line.
+    """
+    whitelist = None if class_whitelist is None else set(class_whitelist)
+    rows = defaultdict(list)
+    with open(path, newline='') as f:
+        for lineno, row in enumerate(csv.reader(f), 1):
+            if not row:
+                continue
+            try:
+                if len(row) not in (7, 8):
+                    raise ValueError(
+                        f'expected 7 or 8 columns, got {len(row)}')
+                box = [float(v) for v in row[2:6]]
+                action = int(row[6])
+                score = float(row[7]) if len(row) == 8 else 1.0
+                key = make_image_key(row[0], row[1])
+            except ValueError as e:
+                raise ValueError(f'{path}:{lineno}: {e}: {row}') from None
+            if whitelist is None or action in whitelist:
+                rows[key].append((score, action, box))
+    out = {}
+    for key, entries in rows.items():
+        # Stable sort: equal scores keep file order.
+        entries = sorted(entries, key=lambda e: -e[0])[:capacity]
+        out[key] = (np.array([e[2] for e in entries],
+                             dtype=np.float64).reshape(-1, 4),
+                    np.array([e[1] for e in entries], dtype=np.int64),
+                    np.array([e[0] for e in entries], dtype=np.float64))
+    return out
+
+
+def box_iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
+    """IoU of ``(n, 4)`` and ``(m, 4)`` xyxy boxes (no +1 pixel term).
+
+    Returns:
+        np.ndarray: ``(n, m)`` IoU.
+    """
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    lt = np.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
+    rb = np.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    return inter / (area1[:, None] + area2[None, :] - inter)
+
+
+def voc_average_precision(scores: np.ndarray, tp: np.ndarray,
+                          num_gt: int) -> float:
+    """PASCAL VOC all-point AP of one class.
+
+    Args:
+        scores (np.ndarray): ``(n,)`` detection scores.
+        tp (np.ndarray): ``(n,)`` bool, True for a true positive.
+        num_gt (int): Ground-truth instances of the class.
+
+    Returns:
+        float: The AP; NaN when ``num_gt`` is 0, 0 without detections.
+    """
+    if num_gt == 0:
+        return float('nan')
+    if scores.size == 0:
+        return 0.0
+    order = np.argsort(scores)[::-1]
+    tp = tp[order].astype(np.int64)
+    cum_tp = np.cumsum(tp)
+    precision = cum_tp / np.arange(1, tp.size + 1)
+    recall = cum_tp / num_gt
+    recall = np.concatenate([[0.], recall, [1.]])
+    precision = np.concatenate([[0.], precision, [0.]])
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    steps = np.nonzero(recall[1:] != recall[:-1])[0] + 1
+    return float(
+        np.sum((recall[steps] - recall[steps - 1]) * precision[steps]))
+
+
+def frame_ap(gt: Dict[str, FrameBoxes],
+             dets: Dict[str, FrameBoxes],
+             class_ids: Sequence[int],
+             excluded: Optional[set] = None,
+             iou_thr: float = 0.5) -> Dict[int, float]:
+    """Per-class frame AP of detections against ground truth.
+
+    Args:
+        gt (dict): Ground truth per keyframe (see :func:`read_ava_csv`).
+        dets (dict): Detections per keyframe, each in descending score
+            order.
+        class_ids (Sequence[int]): Evaluated action ids.
+        excluded (set, optional): Keyframe keys ignored in both.
+        iou_thr (float): Matching IoU. Defaults to 0.5.
+
+    Returns:
+        dict[int, float]: AP per class id (NaN without ground truth).
+    """
+    excluded = excluded or set()
+    num_gt = defaultdict(int)
+    for key, (_, labels, _) in gt.items():
+        if key not in excluded:
+            for label in labels:
+                num_gt[int(label)] += 1
+    scores, tps = defaultdict(list), defaultdict(list)
+    empty = (np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0))
+    for key, (boxes, labels, score) in dets.items():
+        if key in excluded:
+            continue
+        gt_boxes, gt_labels, _ = gt.get(key, empty)
+        for label in np.unique(labels):
+            sel = labels == label
+            det_boxes = boxes[sel]
+            cls_gt = gt_boxes[gt_labels == label]
+            tp = np.zeros(len(det_boxes), dtype=bool)
+            if len(cls_gt):
+                iou = box_iou(det_boxes, cls_gt)
+                best = iou.argmax(axis=1)
+                taken = np.zeros(len(cls_gt), dtype=bool)
+                for i, j in enumerate(best):
+                    if iou[i, j] >= iou_thr and not taken[j]:
+                        tp[i] = taken[j] = True
+            scores[int(label)].append(score[sel])
+            tps[int(label)].append(tp)
+    return {
+        c:
+        voc_average_precision(
+            np.concatenate(scores[c]) if scores[c] else np.zeros(0),
+            np.concatenate(tps[c]) if tps[c] else np.zeros(0, bool), num_gt[c])
+        for c in class_ids
+    }
+
+
+def class_frequencies(path: str) -> Dict[int, int]:
+    """Number of ``(box, action)`` rows per action id of an AVA CSV."""
+    counts = defaultdict(int)
+    for _, labels, _ in read_ava_csv(path).values():
+        for label in labels:
+            counts[int(label)] += 1
+    return dict(counts)
+
+
+@METRICS.register_module()
+class AVAMetric(BaseMetric):
+    """Frame-level mAP@0.5 of AVA, per-class AP and long-tail buckets.
+
+    Predictions are the ``pred_instances`` of each keyframe sample:
+    ``bboxes`` ``(n, 4)`` xyxy in the pixels of ``img_shape`` (the metainfo
+    of the sample, as are ``video_id`` and ``timestamp``) and ``scores``
+    ``(n, num_classes)`` where column ``j`` is action id ``j + 1``.
+
+    Long-tail buckets group the evaluated classes by their number of
+    training ``(box, action)`` rows in ``train_ann_file``: ``tail`` below
+    ``long_tail_thresholds[0]``, ``head`` from ``long_tail_thresholds[1]``
+    on, ``middle`` between (defaults ``(1000, 10000)`` for AVA v2.2,
+    documented in ``docs/ava.md``).
+
+    Keys (under the ``ava/`` prefix): ``mAP``, ``head_mAP``,
+    ``middle_mAP``, ``tail_mAP`` (when ``train_ann_file`` is given) and
+    ``AP/<id>_<name>`` per evaluated class, fractions in [0, 1] as printed
+    by the official script. The detections are written in the official
+    submission format to ``out_file``.
+
+    Args:
+        ann_file (str): Ground-truth CSV of the evaluated split.
+        label_file (str): Action list ``.pbtxt`` of the evaluated classes.
+        exclude_file (str, optional): Excluded keyframes CSV.
+        train_ann_file (str, optional): Training CSV for the long-tail
+            buckets. Defaults to None (no buckets).
+        long_tail_thresholds (tuple[int, int]): Tail/middle and
+            middle/head row counts. Defaults to ``(1000, 10000)``.
+        action_thr (float): Scores below are not written. Defaults to
+            0.002.
+        max_dets_per_frame (int, optional): Official per-keyframe limit on
+            ``(box, action)`` detections. Defaults to 50.
+        iou_thr (float): Matching IoU. Defaults to 0.5.
+        out_file (str): Where the official-format detection CSV is
+            written. Defaults to ``'ava_detections.csv'``.
+        collect_device (str): Where results are gathered. Defaults to
+            ``'cpu'``.
+        prefix (str, optional): Defaults to ``'ava'``.
+    """
+
+    default_prefix: Optional[str] = 'ava'
+
+    def __init__(self,
+                 ann_file: str,
+                 label_file: str,
+                 exclude_file: Optional[str] = None,
+                 train_ann_file: Optional[str] = None,
+                 long_tail_thresholds: Tuple[int, int] = (1000, 10000),
+                 action_thr: float = 0.002,
+                 max_dets_per_frame: Optional[int] = 50,
+                 iou_thr: float = 0.5,
+                 out_file: str = 'ava_detections.csv',
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if long_tail_thresholds[0] > long_tail_thresholds[1]:
+            raise ValueError('long_tail_thresholds must be increasing, got '
+                             f'{long_tail_thresholds}')
+        self.ann_file = ann_file
+        self.label_file = label_file
+        self.exclude_file = exclude_file
+        self.train_ann_file = train_ann_file
+        self.long_tail_thresholds = tuple(long_tail_thresholds)
+        self.action_thr = action_thr
+        self.max_dets_per_frame = max_dets_per_frame
+        self.iou_thr = iou_thr
+        self.out_file = out_file
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Keeps the normalised detections of each keyframe.
+
+        Args:
+            data_batch: The batch (unused).
+            data_samples (Sequence[dict]): Predictions as dicts with
+                ``pred_instances`` and the metainfo keys above.
+        """
+        for sample in data_samples:
+            pred = sample['pred_instances']
+            h, w = sample['img_shape'][:2]
+            boxes = pred['bboxes'].detach().cpu().numpy().astype(np.float64)
+            boxes = np.clip(boxes / np.array([w, h, w, h]), 0, 1)
+            scores = pred['scores'].detach().float().cpu().numpy()
+            self.results.append(
+                dict(
+                    video_id=sample['video_id'],
+                    timestamp=int(sample['timestamp']),
+                    bboxes=boxes.reshape(-1, 4),
+                    scores=scores.reshape(len(boxes), -1)))
+
+    def results_to_rows(self, results: List[dict]) -> List[tuple]:
+        """Official CSV rows ``(video_id, timestamp, x1, y1, x2, y2,
+        action_id, score)`` of the scores at or above ``action_thr``."""
+        rows = []
+        for res in results:
+            for box, scores in zip(res['bboxes'], res['scores']):
+                for j in np.nonzero(scores >= self.action_thr)[0]:
+                    rows.append(
+                        (res['video_id'], res['timestamp'], *box.tolist(),
+                         int(j) + 1, float(scores[j])))
+        return rows
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Writes the CSV and evaluates it.
+
+        Args:
+            results (list[dict]): What :meth:`process` kept, all ranks.
+
+        Returns:
+            dict[str, float]: ``mAP``, bucket mAPs and per-class APs.
+        """
+        out_path = self.out_file
+        os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
+        write_ava_csv(self.results_to_rows(results), out_path)
+        metrics = evaluate_ava(
+            out_path,
+            self.ann_file,
+            self.label_file,
+            exclude_file=self.exclude_file,
+            train_ann_file=self.train_ann_file,
+            long_tail_thresholds=self.long_tail_thresholds,
+            max_dets_per_frame=self.max_dets_per_frame,
+            iou_thr=self.iou_thr)
+        MMLogger.get_current_instance().info(
+            f'AVA detections written to {out_path}')
+        return metrics
+
+
+def write_ava_csv(rows: Sequence[tuple], path: str) -> None:
+    """Writes official-format detection rows (4-digit timestamps, 4 box
+    decimals, 6 score decimals)."""
+    with open(path, 'w') as f:
+        for vid, ts, x1, y1, x2, y2, action, score in rows:
+            f.write(f'{vid},{int(ts):04d},{x1:.4f},{y1:.4f},{x2:.4f},'
+                    f'{y2:.4f},{action},{score:.6f}\n')
+
+
+def evaluate_ava(det_file: str,
+                 ann_file: str,
+                 label_file: str,
+                 exclude_file: Optional[str] = None,
+                 train_ann_file: Optional[str] = None,
+                 long_tail_thresholds: Tuple[int, int] = (1000, 10000),
+                 max_dets_per_frame: Optional[int] = 50,
+                 iou_thr: float = 0.5) -> Dict[str, float]:
+    """Evaluates an official-format detection CSV.
+
+    Args:
+        det_file (str): Detections, 8 columns.
+        ann_file (str): Ground truth.
+        label_file (str): Evaluated classes ``.pbtxt``.
+        exclude_file (str, optional): Excluded keyframes.
+        train_ann_file (str, optional): Training CSV for long-tail buckets.
+        long_tail_thresholds (tuple[int, int]): See :class:`AVAMetric`.
+        max_dets_per_frame (int, optional): Detections kept per keyframe.
+        iou_thr (float): Matching IoU.
+
+    Returns:
+        dict[str, float]: ``mAP``, ``{head,middle,tail}_mAP`` and
+        ``AP/<id>_<name>`` (fractions; NaN for classes without ground truth).
+    """
+    categories, class_ids = read_labelmap(label_file)
+    excluded = read_exclusions(exclude_file)
+    gt = read_ava_csv(ann_file, class_ids)
+    dets = read_ava_csv(det_file, class_ids, max_dets_per_frame)
+    aps = frame_ap(gt, dets, class_ids, excluded, iou_thr)
+    metrics = OrderedDict(mAP=_nanmean(list(aps.values())))
+    if train_ann_file is not None:
+        freq = class_frequencies(train_ann_file)
+        low, high = long_tail_thresholds
+        buckets = dict(head=[], middle=[], tail=[])
+        for c, ap in aps.items():
+            n = freq.get(c, 0)
+            name = 'tail' if n < low else 'head' if n >= high else 'middle'
+            buckets[name].append(ap)
+        for name, values in buckets.items():
+            metrics[f'{name}_mAP'] = _nanmean(values)
+    names = {c['id']: c['name'] for c in categories}
+    for c, ap in aps.items():
+        metrics[f'AP/{c}_{names[c]}'] = ap
+    return metrics
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    """Mean over non-NaN values; NaN when there are none."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else float('nan')

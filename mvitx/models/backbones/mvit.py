@@ -1,0 +1,825 @@
+"""Multiscale Vision Transformers (MViTv1 / MViTv2) for images and videos.
+
+One module runs images ``(N, C, H, W)`` (one temporal token) and videos
+``(N, C, T, H, W)`` of any size through the same weights: absolute position
+embeddings and decomposed relative-position tables are interpolated to the
+input's token grid at run time. The file reads top to bottom: the arch table,
+the blocks, the model. Weight conversion from torchvision, timm, PySlowFast
+and mmaction2 lives in :mod:`mvitx.models.backbones.mvit_convert`.
+"""
+import math
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+
+from mvitx.registry import MODELS
+
+Size3d = Tuple[int, int, int]
+
+_VIDEO = dict(
+    patch_kernel=(3, 7, 7),
+    patch_stride=(2, 4, 4),
+    patch_padding=(1, 3, 3),
+    pool_kernel=(3, 3, 3),
+    kv_stride=(1, 8, 8),
+    input_size=(16, 224, 224),
+    dim_mul_in_att=True,
+    pool_q_every_block=True,
+    rel_pos='spatiotemporal',
+    abs_pos=None,
+    cls_token=True,
+    residual_pool=True,
+    residual_with_cls=False,
+)
+_IMAGE = dict(
+    _VIDEO,
+    patch_kernel=(1, 7, 7),
+    patch_stride=(1, 4, 4),
+    patch_padding=(0, 3, 3),
+    pool_kernel=(1, 3, 3),
+    kv_stride=(1, 4, 4),
+    input_size=(1, 224, 224),
+    rel_pos='spatial',
+    cls_token=False,
+    residual_with_cls=True,
+)
+
+#: Architectures, with the settings of the published video (PySlowFast,
+#: torchvision, mmaction2) and image (official image code, timm) models:
+#:
+#: - ``embed_dims``/``num_heads``: of the first stage; both double at every
+#:   stage, whose first block pools the query with stride (1, 2, 2).
+#: - ``depths``: blocks per stage.
+#: - ``patch_kernel``/``patch_stride``/``patch_padding``: the patch conv.
+#: - ``pool_kernel``: q/k/v pooling kernel; ``kv_stride``: the first block's
+#:   k/v stride, divided by every query stride after (adaptive kv stride).
+#: - ``input_size``: default ``(T, H, W)`` the position tables are sized for.
+#: - ``dim_mul_in_att``: channels grow in the attention of the pooling block
+#:   (MViTv2) or in the MLP of the block before (MViTv1, MViTv2-L image).
+#: - ``pool_q_every_block``: pool the query (stride 1) in every block
+#:   (MViTv2) or only where it is strided (MViTv1).
+#: - ``rel_pos``: ``'spatiotemporal'``, ``'spatial'`` or None.
+#: - ``abs_pos``: None, ``'joint'`` or ``'separable'`` (MViTv1).
+#: - ``cls_token``; ``residual_pool`` (MViTv2); ``residual_with_cls``: the
+#:   pooled-query residual includes the class token.
+ARCH_SETTINGS: Dict[str, dict] = {
+    'xs':
+    dict(_VIDEO, embed_dims=32, num_heads=1, depths=(2, 2)),
+    'tiny':
+    dict(_VIDEO, embed_dims=96, num_heads=1, depths=(1, 2, 5, 2)),
+    'small':
+    dict(_VIDEO, embed_dims=96, num_heads=1, depths=(1, 2, 11, 2)),
+    'base':
+    dict(_VIDEO, embed_dims=96, num_heads=1, depths=(2, 3, 16, 3)),
+    'large':
+    dict(_VIDEO, embed_dims=144, num_heads=2, depths=(2, 6, 36, 4)),
+    'image-tiny':
+    dict(_IMAGE, embed_dims=96, num_heads=1, depths=(1, 2, 5, 2)),
+    'image-small':
+    dict(_IMAGE, embed_dims=96, num_heads=1, depths=(1, 2, 11, 2)),
+    'image-base':
+    dict(_IMAGE, embed_dims=96, num_heads=1, depths=(2, 3, 16, 3)),
+    'image-large':
+    dict(
+        _IMAGE,
+        embed_dims=144,
+        num_heads=2,
+        depths=(2, 6, 36, 4),
+        dim_mul_in_att=False),
+    'v1-b':
+    dict(
+        _VIDEO,
+        embed_dims=96,
+        num_heads=1,
+        depths=(1, 2, 11, 2),
+        dim_mul_in_att=False,
+        pool_q_every_block=False,
+        rel_pos=None,
+        abs_pos='separable',
+        residual_pool=False),
+}
+ARCH_KEYS = frozenset(ARCH_SETTINGS['small'])
+
+
+def _rel_pos_table(table: torch.Tensor, q_size: int,
+                   k_size: int) -> torch.Tensor:
+    """Relative-position embeddings of every (query, key) position pair.
+
+    The table is linearly interpolated to ``2 * max(q_size, k_size) - 1``
+    entries when it was learnt for another size, and the coordinates of the
+    shorter axis are scaled up, as in MViTv2.
+
+    Args:
+        table (Tensor): ``(L, C)`` learnt embeddings.
+        q_size (int): Query positions along the axis.
+        k_size (int): Key positions along the axis.
+
+    Returns:
+        Tensor: ``(q_size, k_size, C)``.
+    """
+    length = 2 * max(q_size, k_size) - 1
+    if table.shape[0] != length:
+        table = F.interpolate(
+            table.t()[None], size=length, mode='linear')[0].t()
+    q_ratio = max(k_size / q_size, 1.0)
+    k_ratio = max(q_size / k_size, 1.0)
+    dist = (
+        torch.arange(q_size, device=table.device)[:, None] * q_ratio -
+        (torch.arange(k_size, device=table.device)[None, :] +
+         (1.0 - k_size)) * k_ratio)
+    return table[dist.long()]
+
+
+def _pool_tokens(
+        x: torch.Tensor,
+        pool: nn.Module,
+        thw: Size3d,
+        with_cls_token: bool,
+        norm: Optional[nn.Module] = None) -> Tuple[torch.Tensor, Size3d]:
+    """Pools the ``(T, H, W)`` grid of tokens; the class token passes.
+
+    Args:
+        x (Tensor): ``(N, heads, L, C)`` tokens, ``L = [1 +] T * H * W``.
+        pool (nn.Module): A 3D pooling (or depthwise conv) layer.
+        thw (tuple[int, int, int]): The grid of ``x``.
+        with_cls_token (bool): Whether ``x[:, :, 0]`` is a class token.
+        norm (nn.Module, optional): Applied after pooling, class token
+            included.
+
+    Returns:
+        tuple: ``(N, heads, L', C)`` pooled tokens and their grid.
+    """
+    n, heads, _, c = x.shape
+    if with_cls_token:
+        cls_token, x = x[:, :, :1], x[:, :, 1:]
+    x = x.transpose(2, 3).reshape(n * heads, c, *thw)
+    x = pool(x)
+    out_thw = tuple(x.shape[2:])
+    x = x.reshape(n, heads, c, -1).transpose(2, 3)
+    if with_cls_token:
+        x = torch.cat((cls_token, x), dim=2)
+    if norm is not None:
+        x = norm(x)
+    return x, out_thw
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drops the residual branch of whole samples.
+
+    Args:
+        drop_prob (float): Probability of dropping a sample's branch.
+    """
+
+    def __init__(self, drop_prob: float):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scales kept samples by ``1 / (1 - drop_prob)`` in training."""
+        if not self.training or self.drop_prob == 0:
+            return x
+        keep = 1 - self.drop_prob
+        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.ndim - 1))
+        return x * mask.bernoulli_(keep) / keep
+
+
+class AvgPool3d(nn.Module):
+    """Average pooling over the valid (unpadded) entries of each window.
+
+    Unlike :class:`torch.nn.AvgPool3d` it accepts inputs smaller than the
+    kernel (one-frame images, short clips).
+
+    Args:
+        kernel_size (tuple[int, int, int]): Window.
+        stride (tuple[int, int, int]): Stride.
+        padding (tuple[int, int, int]): Zero padding per side.
+    """
+
+    def __init__(self, kernel_size: Size3d, stride: Size3d, padding: Size3d):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.pad = tuple(p for p in reversed(padding) for _ in range(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, T, H, W)`` -> pooled ``(N, C, T', H', W')``."""
+        total = F.avg_pool3d(F.pad(x, self.pad), self.kernel_size, self.stride)
+        ones = x.new_ones((1, 1) + x.shape[2:])
+        count = F.avg_pool3d(
+            F.pad(ones, self.pad), self.kernel_size, self.stride)
+        return total / count
+
+
+class Mlp(nn.Module):
+    """``fc1 -> GELU -> fc2``.
+
+    Args:
+        in_dims (int): Input channels.
+        hidden_dims (int): Hidden channels.
+        out_dims (int): Output channels.
+    """
+
+    def __init__(self, in_dims: int, hidden_dims: int, out_dims: int):
+        super().__init__()
+        self.fc1 = nn.Linear(in_dims, hidden_dims)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dims, out_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, L, in_dims) -> (N, L, out_dims)``."""
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class MultiScaleAttention(nn.Module):
+    """Pooling attention with decomposed relative positions.
+
+    Queries, keys and values are pooled on their ``(T, H, W)`` grid (a
+    depthwise conv + LayerNorm per head in ``'conv'`` mode, or max/avg
+    pooling); the relative-position terms ``q . R(dt, dh, dw)`` enter
+    :func:`torch.nn.functional.scaled_dot_product_attention` as an additive
+    bias, so fused kernels run on GPU.
+
+    Args:
+        in_dims (int): Input channels.
+        out_dims (int): Attention (and output) channels.
+        num_heads (int): Attention heads.
+        kernel_q (tuple[int, int, int]): Query pooling kernel.
+        kernel_kv (tuple[int, int, int]): Key/value pooling kernel.
+        stride_q (tuple[int, int, int]): Query pooling stride.
+        stride_kv (tuple[int, int, int]): Key/value pooling stride.
+        pool_mode (str): ``'conv'``, ``'avg'`` or ``'max'``.
+        rel_pos_size (tuple[int, int], optional): Lengths of the spatial
+            (``rel_pos_h``/``rel_pos_w``) and temporal (``rel_pos_t``, 0 for
+            none) tables; None for no relative positions.
+        with_cls_token (bool): Whether token 0 is a class token.
+        residual_pool (bool): Add the pooled query to the output (MViTv2).
+        residual_with_cls (bool): Whether that residual includes the class
+            token.
+        qkv_bias (bool): Bias of the ``qkv`` projection.
+        norm_eps (float): LayerNorm epsilon.
+        use_sdpa (bool): Use ``scaled_dot_product_attention``; False runs
+            the explicit softmax (same result).
+    """
+
+    def __init__(self, in_dims: int, out_dims: int, num_heads: int,
+                 kernel_q: Size3d, kernel_kv: Size3d, stride_q: Size3d,
+                 stride_kv: Size3d, pool_mode: str,
+                 rel_pos_size: Optional[Tuple[int, int]], with_cls_token: bool,
+                 residual_pool: bool, residual_with_cls: bool, qkv_bias: bool,
+                 norm_eps: float, use_sdpa: bool):
+        super().__init__()
+        self.num_heads = num_heads
+        self.out_dims = out_dims
+        self.head_dims = out_dims // num_heads
+        self.with_cls_token = with_cls_token
+        self.residual_pool = residual_pool
+        self.residual_with_cls = residual_with_cls
+        self.use_sdpa = use_sdpa
+        self.qkv = nn.Linear(in_dims, 3 * out_dims, bias=qkv_bias)
+        self.proj = nn.Linear(out_dims, out_dims)
+        self.pool_q, self.norm_q = self._pool(kernel_q, stride_q, pool_mode,
+                                              norm_eps)
+        self.pool_k, self.norm_k = self._pool(kernel_kv, stride_kv, pool_mode,
+                                              norm_eps)
+        self.pool_v, self.norm_v = self._pool(kernel_kv, stride_kv, pool_mode,
+                                              norm_eps)
+        self.rel_pos_h = self.rel_pos_w = self.rel_pos_t = None
+        if rel_pos_size is not None:
+            spatial, temporal = rel_pos_size
+            self.rel_pos_h = nn.Parameter(torch.zeros(spatial, self.head_dims))
+            self.rel_pos_w = nn.Parameter(torch.zeros(spatial, self.head_dims))
+            if temporal:
+                self.rel_pos_t = nn.Parameter(
+                    torch.zeros(temporal, self.head_dims))
+
+    def _pool(self, kernel: Size3d, stride: Size3d, mode: str,
+              eps: float) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
+        if math.prod(kernel) == 1 and math.prod(stride) == 1:
+            return None, None
+        padding = tuple(k // 2 for k in kernel)
+        if mode == 'conv':
+            dims = self.head_dims
+            conv = nn.Conv3d(
+                dims, dims, kernel, stride, padding, groups=dims, bias=False)
+            return conv, nn.LayerNorm(dims, eps=eps)
+        if mode == 'avg':
+            return AvgPool3d(kernel, stride, padding), None
+        if mode == 'max':
+            return nn.MaxPool3d(kernel, stride, padding), None
+        raise ValueError(f'pool_mode must be conv, avg or max, got {mode}')
+
+    def rel_pos_bias(self, q: torch.Tensor, q_thw: Size3d,
+                     k_thw: Size3d) -> torch.Tensor:
+        """The decomposed relative-position term as an attention bias.
+
+        Args:
+            q (Tensor): ``(N, heads, Lq, C)`` pooled queries (unscaled).
+            q_thw (tuple[int, int, int]): Query grid.
+            k_thw (tuple[int, int, int]): Key grid.
+
+        Returns:
+            Tensor: ``(N, heads, Lq, Lk)``, zero on class-token rows/columns.
+        """
+        n, heads, _, c = q.shape
+        (qt, qh, qw), (kt, kh, kw) = q_thw, k_thw
+        offset = int(self.with_cls_token)
+        r_q = q[:, :, offset:].reshape(n, heads, qt, qh, qw, c)
+        rh = _rel_pos_table(self.rel_pos_h, qh, kh).to(q.dtype)
+        rw = _rel_pos_table(self.rel_pos_w, qw, kw).to(q.dtype)
+        rel_h = torch.einsum('bnthwc,hkc->bnthwk', r_q, rh)
+        rel_w = torch.einsum('bnthwc,wkc->bnthwk', r_q, rw)
+        bias = rel_h[..., None, :, None] + rel_w[..., None, None, :]
+        if self.rel_pos_t is not None:
+            rt = _rel_pos_table(self.rel_pos_t, qt, kt).to(q.dtype)
+            rel_t = torch.einsum('bnthwc,tkc->bnthwk', r_q, rt)
+            bias = bias + rel_t[..., :, None, None]
+        else:
+            bias = bias.expand(*bias.shape[:5], kt, kh, kw)
+        bias = bias.reshape(n, heads, qt * qh * qw, kt * kh * kw)
+        if self.with_cls_token:
+            bias = F.pad(bias, (1, 0, 1, 0))
+        return bias
+
+    def forward(self, x: torch.Tensor,
+                thw: Size3d) -> Tuple[torch.Tensor, Size3d]:
+        """Attention over ``(N, [1 +] T*H*W, in_dims)`` tokens on grid
+        ``thw``; returns ``(N, [1 +] T'*H'*W', out_dims)`` and
+        ``(T', H', W')``, the query grid."""
+        n, length, _ = x.shape
+        q, k, v = self.qkv(x).reshape(n, length, 3, self.num_heads,
+                                      -1).permute(2, 0, 3, 1, 4).unbind(0)
+        cls = self.with_cls_token
+        k_thw = q_thw = thw
+        if self.pool_k is not None:
+            k, k_thw = _pool_tokens(k, self.pool_k, thw, cls, self.norm_k)
+            v, _ = _pool_tokens(v, self.pool_v, thw, cls, self.norm_v)
+        if self.pool_q is not None:
+            q, q_thw = _pool_tokens(q, self.pool_q, thw, cls, self.norm_q)
+        bias = None
+        if self.rel_pos_h is not None:
+            bias = self.rel_pos_bias(q, q_thw, k_thw)
+        if self.use_sdpa:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        else:
+            attn = (q * self.head_dims**-0.5) @ k.transpose(-2, -1)
+            if bias is not None:
+                attn = attn + bias
+            out = attn.softmax(dim=-1) @ v
+        if self.residual_pool:
+            if cls and not self.residual_with_cls:
+                out = torch.cat((out[:, :, :1], out[:, :, 1:] + q[:, :, 1:]),
+                                dim=2)
+            else:
+                out = out + q
+        out = out.transpose(1, 2).reshape(n, -1, self.out_dims)
+        return self.proj(out), q_thw
+
+
+class MultiScaleBlock(nn.Module):
+    """A pooling-attention block with an MLP.
+
+    Channels change from ``in_dims`` to ``out_dims`` in the attention
+    (``dim_mul_in_att``, MViTv2) or in the MLP (MViTv1); the shortcut is
+    projected by ``proj`` and max-pooled when the query is strided.
+
+    Args:
+        in_dims (int): Input channels.
+        out_dims (int): Output channels.
+        num_heads (int): Attention heads.
+        mlp_ratio (float): MLP hidden channels per attention channel.
+        drop_path (float): Stochastic depth probability.
+        dim_mul_in_att (bool): Change channels in the attention.
+        norm_eps (float): LayerNorm epsilon.
+        **attn_kwargs: Remaining :class:`MultiScaleAttention` arguments
+            (``kernel_q`` ... ``use_sdpa``).
+    """
+
+    def __init__(self, in_dims: int, out_dims: int, num_heads: int,
+                 mlp_ratio: float, drop_path: float, dim_mul_in_att: bool,
+                 norm_eps: float, **attn_kwargs):
+        super().__init__()
+        self.dim_mul_in_att = dim_mul_in_att
+        self.with_cls_token = attn_kwargs['with_cls_token']
+        attn_dims = out_dims if dim_mul_in_att else in_dims
+        self.norm1 = nn.LayerNorm(in_dims, eps=norm_eps)
+        self.attn = MultiScaleAttention(
+            in_dims, attn_dims, num_heads, norm_eps=norm_eps, **attn_kwargs)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(attn_dims, eps=norm_eps)
+        self.mlp = Mlp(attn_dims, int(attn_dims * mlp_ratio), out_dims)
+        self.proj = (
+            nn.Linear(in_dims, out_dims) if in_dims != out_dims else None)
+        stride_q = attn_kwargs['stride_q']
+        self.pool_skip = None
+        if math.prod(stride_q) > 1:
+            kernel = tuple(s + 1 if s > 1 else s for s in stride_q)
+            self.pool_skip = nn.MaxPool3d(kernel, stride_q,
+                                          tuple(k // 2 for k in kernel))
+
+    def forward(self, x: torch.Tensor,
+                thw: Size3d) -> Tuple[torch.Tensor, Size3d]:
+        """``(N, L, in_dims)`` on grid ``thw`` -> ``(N, L', out_dims)`` on
+        the pooled grid."""
+        x_norm = self.norm1(x)
+        x_attn, out_thw = self.attn(x_norm, thw)
+        if self.dim_mul_in_att and self.proj is not None:
+            x = self.proj(x_norm)
+        if self.pool_skip is not None:
+            x = _pool_tokens(x[:, None], self.pool_skip, thw,
+                             self.with_cls_token)[0][:, 0]
+        x = x + self.drop_path(x_attn)
+        x_norm = self.norm2(x)
+        if not self.dim_mul_in_att and self.proj is not None:
+            x = self.proj(x_norm)
+        return x + self.drop_path(self.mlp(x_norm)), out_thw
+
+
+def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _interpolate_grid(embed: torch.Tensor, src: Size3d,
+                      dst: Size3d) -> torch.Tensor:
+    """``(1, prod(src), C)`` embeddings -> ``(1, prod(dst), C)``
+    (trilinear)."""
+    if tuple(src) == tuple(dst):
+        return embed
+    c = embed.shape[-1]
+    grid = embed.reshape(1, *src, c).permute(0, 4, 1, 2, 3)
+    grid = F.interpolate(grid, size=dst, mode='trilinear', align_corners=False)
+    return grid.flatten(2).transpose(1, 2)
+
+
+@MODELS.register_module()
+class MViT(BaseModule):
+    """Multiscale Vision Transformer (MViTv2; MViTv1 with ``arch='v1-b'``).
+
+    Images ``(N, C, H, W)`` are clips of one frame: they go through the same
+    code path and weights as videos ``(N, C, T, H, W)`` of any size (position
+    embeddings and relative-position tables are interpolated to the input).
+
+    Block modulators (top-down neck API): ``register_block_modulator(i, m)``
+    makes the forward call, right after block ``i``,
+    ``tokens = m(tokens, thw, stage0_tokens, stage0_thw)`` where ``tokens``
+    are the block's output WITHOUT the class token, ``(N, T*H*W, C)`` on
+    grid ``thw``; the class token is re-attached afterwards.
+    ``stage0_tokens`` are the unpooled patch-embedding tokens after the
+    absolute position embedding (no class token), ``(N, T0*H0*W0, C0)`` on
+    ``stage0_thw``. Modulators are not submodules of the backbone (their
+    parameters belong to whoever registered them).
+
+    Args:
+        arch (str | dict): A key of :data:`ARCH_SETTINGS` (``'xs'``,
+            ``'tiny'``, ``'small'``, ``'base'``, ``'large'``,
+            ``'image-tiny'`` ... ``'image-large'``, ``'v1-b'``) or a dict
+            with all of its keys. Defaults to ``'small'``.
+        out_indices (Sequence[int]): Stages whose output is returned
+            (negative counts from the end). Defaults to ``(-1, )``.
+        output_cls_token (bool): Return ``(map, cls_token)`` per stage when
+            the arch has a class token. Defaults to True.
+        input_size (Sequence[int], optional): ``(T, H, W)`` the position
+            tables are sized for (they adapt to other inputs). Defaults to
+            None: the arch's ``input_size``.
+        in_channels (int): Input channels. Defaults to 3.
+        mlp_ratio (float): MLP expansion. Defaults to 4.
+        qkv_bias (bool): Bias in ``qkv``. Defaults to True.
+        pool_mode (str): ``'conv'``, ``'avg'`` or ``'max'``. Defaults to
+            ``'conv'``.
+        drop_path_rate (float): Stochastic depth of the last block (linear
+            from 0). Defaults to 0.
+        norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
+        use_sdpa (bool): Attention through
+            ``scaled_dot_product_attention``. Defaults to True.
+        with_cp (bool): Gradient checkpointing of every block. Defaults to
+            False.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...,
+            prefix=...)`` loads (and converts from torchvision, timm,
+            PySlowFast or mmaction2 formats, inflating image weights to
+            video if needed) a checkpoint. Defaults to None.
+
+    Examples:
+        >>> model = MViT(arch='xs')
+        >>> feats = model(torch.rand(2, 3, 4, 64, 64))
+        >>> feats[-1][0].shape, feats[-1][1].shape
+        (torch.Size([2, 64, 2, 8, 8]), torch.Size([2, 64]))
+        >>> model(torch.rand(2, 3, 64, 64))[-1][0].shape
+        torch.Size([2, 64, 1, 8, 8])
+    """
+    arch_zoo = ARCH_SETTINGS
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'small',
+                 out_indices: Sequence[int] = (-1, ),
+                 output_cls_token: bool = True,
+                 input_size: Optional[Sequence[int]] = None,
+                 in_channels: int = 3,
+                 mlp_ratio: float = 4.0,
+                 qkv_bias: bool = True,
+                 pool_mode: str = 'conv',
+                 drop_path_rate: float = 0.0,
+                 norm_eps: float = 1e-6,
+                 use_sdpa: bool = True,
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(arch, str):
+            if arch not in ARCH_SETTINGS:
+                raise KeyError(f'Unknown MViT arch {arch!r}; choose from '
+                               f'{sorted(ARCH_SETTINGS)} or pass a dict')
+            arch = ARCH_SETTINGS[arch]
+        missing = ARCH_KEYS - set(arch)
+        if missing:
+            raise KeyError(f'MViT arch dict lacks {sorted(missing)}')
+        self.arch = dict(arch)
+        depths = tuple(arch['depths'])
+        num_stages = len(depths)
+        self.num_stages = num_stages
+        self.num_layers = sum(depths)
+        self.out_indices = tuple(sorted(i % num_stages for i in out_indices))
+        self.with_cls_token = arch['cls_token']
+        self.output_cls_token = output_cls_token and self.with_cls_token
+        self.with_cp = with_cp
+        self.embed_dims = [
+            arch['embed_dims'] * 2**s for s in range(num_stages)
+        ]
+        self.out_channels = [self.embed_dims[s] for s in self.out_indices]
+        self._block_modulators: Dict[int, Callable] = {}
+
+        c0 = self.embed_dims[0]
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv3d(in_channels, c0,
+                                          arch['patch_kernel'],
+                                          arch['patch_stride'],
+                                          arch['patch_padding'])
+        input_size = tuple(input_size or arch['input_size'])
+        self.input_size = input_size
+        self.patch_grid = tuple(
+            _conv_out(*args)
+            for args in zip(input_size, arch['patch_kernel'],
+                            arch['patch_stride'], arch['patch_padding']))
+        self.cls_token = (
+            nn.Parameter(torch.zeros(1, 1, c0))
+            if self.with_cls_token else None)
+        t0, h0, w0 = self.patch_grid
+        self.abs_pos = arch['abs_pos']
+        if self.abs_pos == 'joint':
+            self.pos_embed = nn.Parameter(
+                torch.zeros(1, t0 * h0 * w0 + int(self.with_cls_token), c0))
+        elif self.abs_pos == 'separable':
+            self.pos_embed_spatial = nn.Parameter(torch.zeros(1, h0 * w0, c0))
+            self.pos_embed_temporal = nn.Parameter(torch.zeros(1, t0, c0))
+            if self.with_cls_token:
+                self.pos_embed_class = nn.Parameter(torch.zeros(1, 1, c0))
+        elif self.abs_pos is not None:
+            raise ValueError(f'abs_pos must be None, joint or separable, '
+                             f'got {self.abs_pos}')
+
+        self.blocks = nn.ModuleList()
+        self.stage_ends: List[int] = []
+        grid = list(self.patch_grid)
+        kv_stride = tuple(arch['kv_stride'])
+        dims = c0
+        index = 0
+        for stage, depth in enumerate(depths):
+            heads = arch['num_heads'] * 2**stage
+            for j in range(depth):
+                transition = stage > 0 and j == 0
+                stride_q = (1, 2, 2) if transition else (1, 1, 1)
+                kv_stride = tuple(
+                    max(s // q, 1) for s, q in zip(kv_stride, stride_q))
+                if arch['dim_mul_in_att']:
+                    out_dims = self.embed_dims[stage]
+                else:
+                    last = j == depth - 1 and stage < num_stages - 1
+                    out_dims = self.embed_dims[stage + int(last)]
+                kernel_q = (
+                    arch['pool_kernel']
+                    if arch['pool_q_every_block'] or transition else (1, 1, 1))
+                rel_pos_size = None
+                if arch['rel_pos'] is not None:
+                    size = max(grid[1:])
+                    spatial = 2 * max(size // stride_q[1],
+                                      size // kv_stride[1]) - 1
+                    temporal = (2 * grid[0] - 1
+                                if arch['rel_pos'] == 'spatiotemporal' else 0)
+                    rel_pos_size = (spatial, temporal)
+                self.blocks.append(
+                    MultiScaleBlock(
+                        dims,
+                        out_dims,
+                        heads,
+                        mlp_ratio=mlp_ratio,
+                        drop_path=drop_path_rate * index /
+                        max(self.num_layers - 1, 1),
+                        dim_mul_in_att=arch['dim_mul_in_att'],
+                        norm_eps=norm_eps,
+                        kernel_q=kernel_q,
+                        kernel_kv=arch['pool_kernel'],
+                        stride_q=stride_q,
+                        stride_kv=kv_stride,
+                        pool_mode=pool_mode,
+                        rel_pos_size=rel_pos_size,
+                        with_cls_token=self.with_cls_token,
+                        residual_pool=arch['residual_pool'],
+                        residual_with_cls=arch['residual_with_cls'],
+                        qkv_bias=qkv_bias,
+                        use_sdpa=use_sdpa))
+                grid = [g // s for g, s in zip(grid, stride_q)]
+                dims = out_dims
+                index += 1
+            self.stage_ends.append(index - 1)
+        self.norm = nn.LayerNorm(dims, eps=norm_eps)
+        self.stage_norms = nn.ModuleDict({
+            str(s):
+            nn.LayerNorm(self.embed_dims[s], eps=norm_eps)
+            for s in self.out_indices if s != num_stages - 1
+        })
+
+    # ------------------------------------------------------------------
+    # interface shared by mvitx backbones
+    # ------------------------------------------------------------------
+    def register_block_modulator(self, index: int, module: Callable) -> None:
+        """Calls ``module`` after block ``index`` (see the class doc)."""
+        if not 0 <= index < self.num_layers:
+            raise IndexError(f'block index {index} not in '
+                             f'[0, {self.num_layers})')
+        self._block_modulators[index] = module
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute every block in the backward pass (saves memory)."""
+        self.with_cp = enable
+
+    def no_weight_decay(self) -> set:
+        """Names of the class token and position parameters."""
+        return {
+            name
+            for name, _ in self.named_parameters()
+            if name in ('cls_token', 'pos_embed', 'pos_embed_spatial',
+                        'pos_embed_temporal',
+                        'pos_embed_class') or '.rel_pos_' in name
+        }
+
+    def get_layer_id(self, param_name: str) -> int:
+        """Layer id for layer-wise lr decay: 0 for the patch/position
+        embeddings and class token, ``i + 1`` for block ``i``,
+        ``num_layers + 1`` for the output norms.
+
+        Args:
+            param_name (str): Parameter name, with or without a
+                ``backbone.`` prefix.
+        """
+        name = param_name.split('backbone.', 1)[-1]
+        if name.startswith(('patch_embed', 'cls_token', 'pos_embed')):
+            return 0
+        if name.startswith('blocks.'):
+            return int(name.split('.')[1]) + 1
+        return self.num_layers + 1
+
+    # ------------------------------------------------------------------
+    # forward
+    # ------------------------------------------------------------------
+    def _abs_pos_embed(self, thw: Size3d) -> torch.Tensor:
+        """``(1, T*H*W, C)`` absolute position embedding for grid ``thw``
+        (no class-token entry)."""
+        src = self.patch_grid
+        if self.abs_pos == 'joint':
+            return _interpolate_grid(
+                self.pos_embed[:, int(self.with_cls_token):], src, thw)
+        t, h, w = thw
+        spatial = _interpolate_grid(self.pos_embed_spatial, (1, ) + src[1:],
+                                    (1, h, w))
+        temporal = _interpolate_grid(self.pos_embed_temporal, (src[0], 1, 1),
+                                     (t, 1, 1))
+        return (temporal[:, :, None] + spatial[:, None]).flatten(1, 2)
+
+    def _cls_pos_embed(self) -> Optional[torch.Tensor]:
+        if self.abs_pos == 'joint':
+            return self.pos_embed[:, :1]
+        if self.abs_pos == 'separable':
+            return self.pos_embed_class
+        return None
+
+    def embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Size3d]:
+        """Patch embedding plus absolute positions.
+
+        Args:
+            x (Tensor): ``(N, C, T, H, W)`` or ``(N, C, H, W)``.
+
+        Returns:
+            tuple: The unpooled stage-0 tokens ``(N, T0*H0*W0, C0)`` (no
+            class token) and their grid ``(T0, H0, W0)``.
+        """
+        if x.ndim == 4:
+            x = x[:, :, None]
+        x = self.patch_embed.proj(x)
+        thw = tuple(x.shape[2:])
+        x = x.flatten(2).transpose(1, 2)
+        if self.abs_pos is not None:
+            x = x + self._abs_pos_embed(thw)
+        return x, thw
+
+    def _run_block(self, index: int, x: torch.Tensor,
+                   thw: Size3d) -> Tuple[torch.Tensor, Size3d]:
+        block = self.blocks[index]
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(block, x, thw, use_reentrant=False)
+        return block(x, thw)
+
+    def _stage_output(self, stage: int, x: torch.Tensor,
+                      thw: Size3d) -> Union[torch.Tensor, tuple]:
+        norm = (
+            self.norm if stage == self.num_stages -
+            1 else self.stage_norms[str(stage)])
+        x = norm(x)
+        offset = int(self.with_cls_token)
+        feat_map = x[:, offset:].transpose(1,
+                                           2).reshape(x.shape[0], x.shape[2],
+                                                      *thw)
+        if self.output_cls_token:
+            return feat_map, x[:, 0]
+        return feat_map
+
+    def forward_features(
+            self, x: torch.Tensor) -> Tuple[tuple, torch.Tensor, Size3d]:
+        """Stage outputs plus the unpooled first-stage tokens.
+
+        Args:
+            x (Tensor): ``(N, C, T, H, W)`` videos or ``(N, C, H, W)``
+                images.
+
+        Returns:
+            tuple: ``(outs, stage0_tokens, stage0_thw)``: ``outs`` as from
+            :meth:`forward`; ``stage0_tokens`` ``(N, T0*H0*W0, C0)`` on grid
+            ``stage0_thw``.
+        """
+        stage0, stage0_thw = self.embed(x)
+        tokens = stage0
+        if self.with_cls_token:
+            cls_token = self.cls_token.expand(x.shape[0], -1, -1)
+            cls_pos = self._cls_pos_embed()
+            if cls_pos is not None:
+                cls_token = cls_token + cls_pos
+            tokens = torch.cat((cls_token, tokens), dim=1)
+        thw = stage0_thw
+        outs = []
+        offset = int(self.with_cls_token)
+        for index in range(self.num_layers):
+            tokens, thw = self._run_block(index, tokens, thw)
+            modulator = self._block_modulators.get(index)
+            if modulator is not None:
+                modulated = modulator(tokens[:, offset:], thw, stage0,
+                                      stage0_thw)
+                tokens = torch.cat((tokens[:, :offset], modulated), dim=1)
+            if index in self.stage_ends:
+                stage = self.stage_ends.index(index)
+                if stage in self.out_indices:
+                    outs.append(self._stage_output(stage, tokens, thw))
+        return tuple(outs), stage0, stage0_thw
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        """Stage outputs.
+
+        Args:
+            x (Tensor): ``(N, C, T, H, W)`` videos or ``(N, C, H, W)``
+                images (``T = 1``).
+
+        Returns:
+            tuple: One entry per ``out_indices`` stage: ``(N, C, T', H',
+            W')`` normalised maps, or ``(map, cls_token (N, C))`` with
+            ``output_cls_token``.
+        """
+        return self.forward_features(x)[0]
+
+    # ------------------------------------------------------------------
+    # weights
+    # ------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """Truncated-normal init, then loading ``init_cfg``'s checkpoint
+        when it is ``Pretrained`` (any supported format, see
+        :mod:`.mvit_convert`; weights it lacks keep their init)."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        no_weight_decay = self.no_weight_decay()
+        for name, param in self.named_parameters():
+            if name in no_weight_decay:
+                nn.init.trunc_normal_(param, std=0.02)
+        if self.init_cfg is not None and self.init_cfg.get(
+                'type') == 'Pretrained':
+            from .mvit_convert import load_pretrained
+            load_pretrained(
+                self,
+                self.init_cfg['checkpoint'],
+                prefix=self.init_cfg.get('prefix'),
+                logger=MMLogger.get_current_instance())
+        self._is_init = True

@@ -1,0 +1,1 @@
+from .ava_detector import AVADetector

@@ -1,0 +1,120 @@
+import glob
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.evaluator import BaseMetric
+from mmengine.runner import Runner
+from tensorboard.backend.event_processing.event_accumulator import \
+    EventAccumulator
+
+from mvitx.engine.hooks.topdown_attention_hook import (TopDownAttentionHook,
+                                                       render_attention)
+from tests.models.necks.test_topdown import (ToyTopDownRecognizer, hand_sample,
+                                             make_sample)
+
+
+class CountMetric(BaseMetric):
+
+    def process(self, data_batch, data_samples):
+        self.results += [1] * len(data_samples)
+
+    def compute_metrics(self, results):
+        return dict(count=len(results))
+
+
+def make_dataset():
+    gen = torch.Generator().manual_seed(0)
+    clips = torch.randint(0, 256, (3, 3, 4, 32, 32), generator=gen)
+    samples = [hand_sample(), make_sample(), hand_sample()]
+    return [
+        dict(inputs=clip.to(torch.uint8), data_samples=sample)
+        for clip, sample in zip(clips, samples)
+    ]
+
+
+def test_render_attention_keeps_pixels_without_attention():
+    frames = np.full((4, 8, 8, 3), 100, np.uint8)
+    maps = torch.zeros(2, 4, 4)
+    maps[0, 1, 2] = 0.5
+    maps[1, 3, 3] = 1.
+    image = render_attention(frames, maps, 0.6)
+    assert image.shape == (8, 32, 3) and image.dtype == np.uint8
+    changed = (image != 100).any(-1)
+    expected = np.zeros((8, 32), bool)
+    for f in range(4):  # frames 0, 1 show map 0; frames 2, 3 map 1
+        y, x = (2, 4) if f < 2 else (6, 6)
+        expected[y:y + 2, 8 * f + x:8 * f + x + 2] = True
+    assert (changed == expected).all()
+    # The strongest cell is drawn hotter (redder) than the weaker one.
+    assert image[6, 16 + 6, 0] > image[2, 4, 0]
+
+
+def test_hook_writes_attention_images_to_tensorboard(tmp_path):
+    torch.manual_seed(0)
+    model = ToyTopDownRecognizer()
+    for attn in model.neck.attns:
+        nn.init.ones_(attn.gate)
+    runner = Runner(
+        model=model,
+        work_dir=str(tmp_path),
+        val_dataloader=dict(
+            dataset=make_dataset(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=3,
+            num_workers=0,
+            collate_fn=dict(type='pseudo_collate')),
+        val_cfg=dict(),
+        val_evaluator=[CountMetric()],
+        custom_hooks=[
+            dict(type='TopDownAttentionHook', num_samples=2, alpha=1.)
+        ],
+        visualizer=dict(
+            type='Visualizer',
+            vis_backends=[dict(type='TensorboardVisBackend')]),
+        default_scope='mvitx')
+    runner.val()
+    events = glob.glob(f'{tmp_path}/**/events.out.tfevents.*', recursive=True)
+    assert events
+    acc = EventAccumulator(events[0], size_guidance={'images': 0})
+    acc.Reload()
+    assert sorted(acc.Tags()['images']) == [
+        'topdown_attention/block1', 'topdown_attention/block2'
+    ]
+    png = acc.Images('topdown_attention/block2')[0].encoded_image_string
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    image = image[..., ::-1]
+    assert image.shape == (2 * 32, 4 * 32, 3)
+    raw = torch.stack([d['inputs'] for d in make_dataset()[:2]])
+    raw = raw.permute(0, 3, 2, 4, 1).flatten(2, 3).flatten(0, 1).numpy()
+    changed = (image != raw).any(-1)
+    # Sample 0's hand box [4, 13) x [4, 10) px covers cells rows 1-2, cols
+    # 1-3 of the 4 px grid; sample 1 has no priors, so no overlay.
+    assert changed[:32].any() and not changed[32:].any()
+    ys, xs = np.nonzero(changed[:32])
+    assert ys.min() >= 4 and ys.max() < 12
+    assert (xs % 32).min() >= 4 and (xs % 32).max() < 16
+
+
+def test_hook_needs_a_topdown_neck(tmp_path):
+    model = ToyTopDownRecognizer()
+    model.neck = None
+    runner = Runner(
+        model=model,
+        work_dir=str(tmp_path),
+        val_dataloader=dict(
+            dataset=make_dataset(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=3,
+            num_workers=0,
+            collate_fn=dict(type='pseudo_collate')),
+        val_cfg=dict(),
+        val_evaluator=[CountMetric()],
+        custom_hooks=[dict(type='TopDownAttentionHook')],
+        default_scope='mvitx')
+    with pytest.raises(TypeError, match='attention_maps'):
+        hook, = (
+            h for h in runner.hooks if isinstance(h, TopDownAttentionHook))
+        hook.after_val_epoch(runner)

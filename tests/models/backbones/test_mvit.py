@@ -1,0 +1,221 @@
+"""The MViT backbone: any input size, images and videos through one set of
+weights, stage outputs, block modulators, attention paths, param counts."""
+import pytest
+import torch
+import torch.nn as nn
+
+from mvitx.models.backbones import MViT
+from mvitx.models.backbones.mvit import AvgPool3d
+from mvitx.registry import MODELS
+
+
+def tiny(**kwargs):
+    torch.manual_seed(0)
+    model = MViT(arch='xs', input_size=(4, 64, 64), **kwargs)
+    model.init_weights()
+    return model.eval()
+
+
+def test_images_and_videos_of_several_sizes_share_weights():
+    model = tiny(out_indices=(0, 1))
+    assert model.embed_dims == [32, 64] and model.out_channels == [32, 64]
+    for shape, grid in (((2, 3, 4, 64, 64), (2, 16, 16)), ((1, 3, 8, 96, 64),
+                                                           (4, 24, 16)),
+                        ((2, 3, 2, 32, 48), (1, 8, 12)), ((2, 3, 64, 96),
+                                                          (1, 16, 24))):
+        with torch.no_grad():
+            (map0, cls0), (map1, cls1) = model(torch.rand(shape))
+        t, h, w = grid
+        assert map0.shape == (shape[0], 32, t, h, w)
+        assert map1.shape == (shape[0], 64, t, h // 2, w // 2)
+        assert cls0.shape == (shape[0], 32) and cls1.shape == (shape[0], 64)
+        assert torch.isfinite(map1).all()
+
+
+def test_image_is_a_one_frame_clip():
+    model = tiny()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        image = model(x)[-1]
+        clip = model(x[:, :, None])[-1]
+    assert torch.equal(image[0], clip[0]) and torch.equal(image[1], clip[1])
+
+
+def test_forward_features_gives_unpooled_stage0_tokens():
+    model = tiny()
+    x = torch.rand(2, 3, 4, 64, 64)
+    with torch.no_grad():
+        outs, stage0, stage0_thw = model.forward_features(x)
+        expected, _ = model.embed(x)
+        plain = model(x)
+    assert stage0_thw == (2, 16, 16)
+    assert stage0.shape == (2, 2 * 16 * 16, 32)
+    assert torch.equal(stage0, expected)
+    assert torch.equal(outs[-1][0], plain[-1][0])
+
+
+def test_without_cls_token_returns_maps():
+    arch = dict(MViT.arch_zoo['xs'], cls_token=False)
+    model = MViT(arch=arch).eval()
+    out, = model(torch.rand(1, 3, 4, 64, 64))
+    assert isinstance(out, torch.Tensor) and out.shape == (1, 64, 2, 8, 8)
+    model = tiny(output_cls_token=False)
+    out, = model(torch.rand(1, 3, 4, 64, 64))
+    assert isinstance(out, torch.Tensor)
+
+
+def test_block_modulator_api():
+    model = tiny()
+    calls = []
+
+    def modulator(tokens, thw, stage0_tokens, stage0_thw):
+        calls.append((tokens.shape, thw, stage0_tokens.shape, stage0_thw))
+        return tokens + 1.0
+
+    x = torch.rand(2, 3, 4, 64, 64)
+    with torch.no_grad():
+        plain_map, plain_cls = model(x)[-1]
+        model.register_block_modulator(3, modulator)
+        mod_map, mod_cls = model(x)[-1]
+    assert calls == [((2, 2 * 8 * 8, 64), (2, 8, 8), (2, 512, 32), (2, 16, 16))
+                     ]
+    # after the last block: tokens move, the class token does not
+    assert torch.equal(mod_cls, plain_cls)
+    assert not torch.allclose(mod_map, plain_map)
+    # a modulator is not a submodule of the backbone
+    model.register_block_modulator(0, nn.Linear(32, 32))
+    assert not any('modulator' in k for k in model.state_dict())
+    with pytest.raises(IndexError):
+        model.register_block_modulator(4, modulator)
+
+
+def test_modulator_gradient_reaches_stage0():
+    model = tiny()
+    scale = nn.Parameter(torch.tensor(0.5))
+
+    def modulator(tokens, thw, stage0_tokens, stage0_thw):
+        return tokens + scale * stage0_tokens.mean(
+            1, keepdim=True).repeat(1, 1, 2)
+
+    model.register_block_modulator(2, modulator)
+    cls_token = model(torch.rand(1, 3, 4, 64, 64))[-1][1]
+    # LayerNorm outputs sum to zero: weigh the channels
+    (cls_token * torch.randn(64)).sum().backward()
+    assert scale.grad is not None and scale.grad != 0
+
+
+@pytest.mark.parametrize('arch', ['xs', 'v1-b'])
+def test_sdpa_matches_explicit_attention(arch):
+    torch.manual_seed(0)
+    kwargs = dict(arch=arch, input_size=(4, 64, 64))
+    if arch == 'v1-b':
+        kwargs['arch'] = dict(MViT.arch_zoo['v1-b'], depths=(1, 2))
+    sdpa = MViT(use_sdpa=True, **kwargs)
+    sdpa.init_weights()
+    plain = MViT(use_sdpa=False, **kwargs)
+    plain.load_state_dict(sdpa.state_dict())
+    x = torch.rand(2, 3, 8, 48, 64)
+    out_a = sdpa(x)[-1][1]
+    out_b = plain(x)[-1][1]
+    assert (out_a - out_b).abs().max() < 1e-5
+    out_a.square().sum().backward()
+    out_b.square().sum().backward()
+    for (name, pa), pb in zip(sdpa.named_parameters(), plain.parameters()):
+        assert (pa.grad - pb.grad).abs().max() < 1e-4, name
+
+
+def test_gradient_checkpointing_same_gradients():
+    model = tiny()
+    x = torch.rand(2, 3, 4, 64, 64)
+    model(x)[-1][1].sum().backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.set_grad_checkpointing(True)
+    assert model.with_cp
+    model(x)[-1][1].sum().backward()
+    for g, p in zip(grads, model.parameters()):
+        assert torch.allclose(g, p.grad, atol=1e-6)
+
+
+def test_drop_path_only_in_training():
+    model = tiny(drop_path_rate=0.5)
+    assert model.blocks[-1].drop_path.drop_prob == 0.5
+    assert model.blocks[0].drop_path.drop_prob == 0.0
+    x = torch.rand(8, 3, 2, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x)[-1][1], model(x)[-1][1])
+        model.train()
+        torch.manual_seed(1)
+        first = model(x)[-1][1]
+        torch.manual_seed(2)
+        second = model(x)[-1][1]
+    assert not torch.allclose(first, second)
+
+
+@pytest.mark.parametrize('mode', ['avg', 'max'])
+def test_pool_modes(mode):
+    model = tiny(pool_mode=mode)
+    attn = model.blocks[2].attn
+    assert attn.norm_q is None and isinstance(
+        attn.pool_q, AvgPool3d if mode == 'avg' else nn.MaxPool3d)
+    out = model(torch.rand(1, 3, 4, 64, 64))[-1][0]
+    assert out.shape == (1, 64, 2, 8, 8)
+    # one-frame inputs are smaller than the temporal window
+    assert model(torch.rand(1, 3, 32, 32))[-1][0].shape == (1, 64, 1, 4, 4)
+    with pytest.raises(ValueError):
+        tiny(pool_mode='min')
+
+
+def test_residual_pooling_and_dim_mul_options():
+    v2 = MViT(arch='small')
+    v1 = MViT(arch='v1-b')
+    # MViTv2 changes channels in the attention of the pooling block,
+    # MViTv1 in the MLP of the block before
+    assert v2.blocks[1].attn.out_dims == 192
+    assert v1.blocks[0].attn.out_dims == 96
+    assert v1.blocks[0].mlp.fc2.out_features == 192
+    assert v2.blocks[0].attn.residual_pool
+    assert not v1.blocks[0].attn.residual_pool
+    assert v1.blocks[0].attn.pool_q is None
+    assert v2.blocks[0].attn.pool_q is not None
+
+
+def test_layer_ids_and_no_weight_decay():
+    model = tiny()
+    assert model.num_layers == 4
+    assert model.get_layer_id('backbone.patch_embed.proj.weight') == 0
+    assert model.get_layer_id('cls_token') == 0
+    assert model.get_layer_id('backbone.blocks.2.attn.qkv.weight') == 3
+    assert model.get_layer_id('norm.weight') == 5
+    names = model.no_weight_decay()
+    assert 'cls_token' in names and 'blocks.0.attn.rel_pos_h' in names
+    assert 'blocks.0.attn.qkv.weight' not in names
+    v1 = MViT(arch='v1-b')
+    assert {'pos_embed_spatial', 'pos_embed_temporal',
+            'pos_embed_class'} <= v1.no_weight_decay()
+
+
+# published parameter counts (millions) with the classifier of the
+# checkpoint: MViTv2 paper Tables 3/4 (video, 400 classes) and 2 (ImageNet,
+# 1000 classes), torchvision docs (mvit_v1_b 36.6M, mvit_v2_s 34.5M)
+PUBLISHED = [('small', 400, 34.5), ('base', 400, 51.2), ('v1-b', 400, 36.6),
+             ('image-tiny', 1000, 24.2), ('image-small', 1000, 34.9),
+             ('image-base', 1000, 51.5), ('image-large', 1000, 218.0)]
+
+
+@pytest.mark.parametrize('arch,num_classes,millions', PUBLISHED)
+def test_parameter_counts(arch, num_classes, millions):
+    with torch.device('meta'):
+        model = MViT(arch=arch)
+    count = sum(p.numel() for p in model.parameters())
+    count += (model.out_channels[-1] + 1) * num_classes
+    assert round(count / 1e6, 1) == pytest.approx(millions, abs=0.051)
+
+
+def test_build_from_registry_and_errors():
+    model = MODELS.build(dict(type='MViT', arch='xs'))
+    assert isinstance(model, MViT)
+    with pytest.raises(KeyError, match='Unknown MViT arch'):
+        MViT(arch='huge')
+    with pytest.raises(KeyError, match='lacks'):
+        MViT(arch=dict(embed_dims=8))

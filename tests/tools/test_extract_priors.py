@@ -1,0 +1,245 @@
+import csv
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import mmpose
+import numpy as np
+import pytest
+
+from mvitx.datasets.prior_store import BOX_TYPES, load_priors
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(REPO, 'tools', 'data', 'extract_priors.py')
+MIM = osp.join(osp.dirname(mmpose.__file__), '.mim')
+# RTMPose's official person detector (mmdet RTMDet-nano, shipped by mmpose)
+DET = osp.join(MIM, 'demo', 'mmdetection_cfg',
+               'rtmdet_nano_320-8xb32_coco-person.py')
+POSE_BODY = osp.join(MIM, 'configs', 'body_2d_keypoint', 'rtmpose', 'coco',
+                     'rtmpose-t_8xb256-420e_coco-256x192.py')
+POSE_WHOLEBODY = osp.join(MIM, 'configs', 'wholebody_2d_keypoint', 'rtmpose',
+                          'coco-wholebody',
+                          'rtmpose-m_8xb64-270e_coco-wholebody-256x192.py')
+H, W, FRAMES = 48, 64, 6
+
+
+def load_tool(name):
+    path = osp.join(REPO, 'tools', 'data', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_video(path):
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 25, (W, H))
+    for f in range(FRAMES):
+        frame = np.full((H, W, 3), 90, np.uint8)
+        frame[8:40, 10 + 2 * f:26 + 2 * f] = (40, 160, 220)
+        writer.write(frame)
+    writer.release()
+
+
+@pytest.fixture
+def videos(tmp_path):
+    """Four of the demo generator's Kinetics videos (8 frames at 8 fps) in
+    the official CSV form, plus a corrupt video listed in it."""
+    root = tmp_path / 'kinetics'
+    load_tool('make_demo_data').make_kinetics(
+        str(root), 0, dict(train_videos=1, val_videos=0), 64, 8)
+    (root / 'videos_train' / 'corrupt_000000_000002.mp4').write_bytes(
+        b'\x00\x00\x00\x18ftypmp42' * 40)
+    # four of them (to keep the test fast) and the corrupt one
+    lines = (root / 'train.csv').read_text().splitlines(keepends=True)
+    (root / 'train.csv').write_text(''.join(lines[:5]) +
+                                    'hand opens,corrupt,0,2,train\n')
+    return root / 'videos_train', root / 'train.csv'
+
+
+def tool_args(video_list, out_dir, *extra, pose=POSE_BODY):
+    listing = [] if video_list is None else ['--video-list', str(video_list)]
+    return [
+        *listing, '--out-dir',
+        str(out_dir), '--det-config', DET, '--pose-config', pose,
+        '--det-score-thr', '0.05', '--kpt-score-thr', '0', '--max-persons',
+        '2', '--seed', '0', *extra
+    ]
+
+
+def run_tool(*args, **kwargs):
+    """Runs the tool in a fresh process, as a user would."""
+    return subprocess.run([sys.executable, TOOL, *tool_args(*args, **kwargs)],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+
+
+def done_videos(out_dir, shard=''):
+    done = []
+    for name in os.listdir(out_dir / 'logs'):
+        if shard not in name:
+            continue
+        with open(out_dir / 'logs' / name) as f:
+            done += [line.split()[-1] for line in f if ' done ' in line]
+    return done
+
+
+def check_format(path, video, frame_inds, fps, size, num_keypoints):
+    priors = load_priors(str(path))
+    np.testing.assert_array_equal(priors['frame_inds'], frame_inds)
+    np.testing.assert_allclose(priors['timestamps'],
+                               np.asarray(frame_inds) / fps)
+    np.testing.assert_array_equal(priors['video_size'], size)
+    frames, slots = priors['box_types'].shape
+    assert frames == len(frame_inds)
+    assert priors['keypoints'].shape[0] == frames
+    assert priors['keypoints'].shape[2:] == (num_keypoints, 3)
+    h, w = size
+    real = priors['box_types'] >= 0
+    boxes = priors['boxes'][real]
+    assert (boxes >= -1e-3).all()
+    assert (boxes[:, 2] <= w + 1e-3).all() and (boxes[:, 3] <= h + 1e-3).all()
+    # persons come first, in keypoint order; parts point at a person
+    person = priors['box_types'] == BOX_TYPES['person']
+    for f in range(frames):
+        num_persons = person[f].sum()
+        assert person[f, :num_persons].all()
+        assert (priors['box_person'][f, :num_persons] == np.arange(num_persons)
+                ).all()
+        assert (priors['box_person'][f][real[f]] < num_persons).all()
+    meta = json.loads(priors['meta'])
+    assert meta['fps'] == fps and meta['video'] == str(video)
+    return priors
+
+
+def test_shards_skip_and_failures(videos, tmp_path, capsys):
+    root, video_list = videos
+    out = tmp_path / 'priors'
+    results = [
+        run_tool(video_list, out, '--video-root', str(root), '--shard',
+                 f'{i}/2') for i in (0, 1)
+    ]
+    stems = sorted(p[:-4] for p in os.listdir(out) if p.endswith('.npz'))
+    good = sorted(f'{row[1]}_{int(row[2]):06d}_{int(row[3]):06d}'
+                  for row in csv.reader(video_list.open())
+                  if row[1] != 'youtube_id')
+    good.remove('corrupt_000000_000002')
+    assert len(good) == 4
+    assert stems == good, [r.stderr for r in results]
+    # two shards covered the list exactly once
+    done = done_videos(out)
+    assert sorted(done) == sorted(str(root / f'{s}.mp4') for s in stems)
+    assert len(done_videos(out, '0of2')) in (2, 3)
+    failed = {}
+    for i, result in enumerate(results):
+        with open(out / f'failed_{i}of2.txt') as f:
+            failed[i] = [line.split('\t')[0] for line in f]
+        assert result.returncode == (1 if failed[i] else 0), result.stderr
+    corrupt = str(root / 'corrupt_000000_000002.mp4')
+    assert sorted(failed[0] + failed[1]) == [corrupt]
+    assert 'video/s' in results[0].stderr + results[1].stderr
+
+    for stem in stems:
+        # demo videos: 8 frames at 8 fps, every 4th frame extracted
+        priors = check_format(out / f'{stem}.npz', root / f'{stem}.mp4',
+                              [0, 4], 8, (64, 64), 17)
+        # random weights still give (meaningless) person boxes at this
+        # threshold, so the pose model and the face boxes derived from its
+        # keypoints ran
+        types = set(priors['box_types'].ravel().tolist())
+        assert {BOX_TYPES['person'], BOX_TYPES['face']} <= types
+    manifest = json.loads((out / 'manifest.json').read_text())
+    assert manifest['settings']['det_config'] == DET
+    assert manifest['settings']['det_score_thr'] == 0.05
+    assert manifest['models']['keypoint_layout'] == 'coco'
+    assert manifest['models']['det_classes'][0] == 'person'
+    assert manifest['versions']['mmdet'] and manifest['versions']['mmpose']
+
+    # a second run skips finished videos and retries only the failed one
+    mtimes = {s: os.stat(out / f'{s}.npz').st_mtime_ns for s in stems}
+    # (in this process: no model is built, so this is quick)
+    tool = load_tool('extract_priors')
+    assert tool.main(tool_args(video_list, out, '--video-root',
+                               str(root))) == 1
+    assert 'shard 0of1: 0 extracted, 4 skipped, 1 failed' in \
+        capsys.readouterr().out
+    assert mtimes == {s: os.stat(out / f'{s}.npz').st_mtime_ns for s in stems}
+    assert not [p for p in os.listdir(out) if p.endswith('.tmp')]
+
+    # priors made with other settings are not mixed into the folder
+    with pytest.raises(SystemExit, match='other settings.*det_score_thr'):
+        tool.main(
+            tool_args(video_list, out, '--video-root', str(root),
+                      '--det-score-thr', '0.3'))
+
+
+def test_wholebody_derives_hand_and_face_boxes(tmp_path):
+    root = tmp_path / 'videos'
+    root.mkdir()
+    write_video(str(root / 'one.mp4'))
+    out = tmp_path / 'priors'
+    result = run_tool(
+        None,
+        out,
+        '--video-root',
+        str(root),
+        '--max-persons',
+        '1',
+        '--frame-interval',
+        '2',
+        pose=POSE_WHOLEBODY)
+    assert result.returncode == 0, result.stderr
+    priors = check_format(out / 'one.npz', root / 'one.mp4', [0, 2, 4], 25,
+                          (H, W), 133)
+    assert priors['keypoint_layout'] == 'coco_wholebody'
+    for f in range(3):
+        types = priors['box_types'][f]
+        # one person, its two hands and its face, all linked to person 0
+        assert sorted(types[types >= 0].tolist()) == [0, 1, 1, 2]
+        assert (priors['box_person'][f][types >= 0] == 0).all()
+        kpts = priors['keypoints'][f, 0]
+        for type_id, ids in ((1, range(91, 112)), (2, range(23, 91))):
+            boxes = priors['boxes'][f][types == type_id]
+            inside = [((kpts[list(ids), 0] >= b[0] - 1e-3) &
+                       (kpts[list(ids), 0] <= b[2] + 1e-3)).any()
+                      for b in boxes]
+            assert all(inside)
+
+
+def test_video_lists_and_sampling(tmp_path):
+    tool = load_tool('extract_priors')
+    csv_file = tmp_path / 'train.csv'
+    csv_file.write_text('label,youtube_id,time_start,time_end,split\n'
+                        'abseiling,abc,5,15,train\n'
+                        'zumba,xyz,100,110,train\n')
+    paths = tool.read_video_list(str(csv_file), '/data/k400')
+    assert paths == [
+        '/data/k400/abc_000005_000015.mp4', '/data/k400/xyz_000100_000110.mp4'
+    ]
+    dup = tmp_path / 'dup.txt'
+    dup.write_text('a/x.mp4 1\nb/x.mkv 2\n')
+    with pytest.raises(ValueError, match="share the stem 'x'"):
+        tool.read_video_list(str(dup), None)
+
+    args = tool.parse_args([
+        '--video-root', 'v', '--out-dir', 'o', '--det-config', 'd',
+        '--pose-config', 'p', '--sampling', 'keyframes', '--keyframe-range',
+        '2', '5'
+    ])
+    np.testing.assert_array_equal(
+        tool.sample_frame_inds(1000, 30., args), [60, 90, 120, 150])
+    np.testing.assert_array_equal(
+        tool.sample_frame_inds(100, 30., args), [60, 90])
+    args.sampling, args.frame_interval = 'interval', 4
+    np.testing.assert_array_equal(
+        tool.sample_frame_inds(10, 30., args), [0, 4, 8])
+    with pytest.raises(SystemExit):
+        tool.parse_args([
+            '--video-root', 'v', '--out-dir', 'o', '--det-config', 'd',
+            '--pose-config', 'p', '--shard', '2/2'
+        ])

@@ -1,0 +1,223 @@
+"""Train-step and inference throughput and peak memory: mvitx ``MViT`` vs
+torchvision's ``mvit_v2_s``, same input and same (converted) weights.
+
+Throughput: both models in one process, their steps timed in turns (a
+changing machine load hits both alike). Peak memory: each model in a fresh
+process (CUDA: ``max_memory_allocated``; CPU: peak resident set size of the
+process, which includes the Python/torch baseline). On CUDA the models run
+under bf16 autocast.
+
+Examples:
+    python tools/analysis/benchmark_backbone.py --device cpu --frames 8 \\
+        --size 112 --batch 2
+    python tools/analysis/benchmark_backbone.py  # CUDA, 16x224x224, batch 8
+"""
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import tempfile
+import time
+from contextlib import nullcontext
+
+import torch
+import torch.nn as nn
+
+from mvitx.models.backbones import MViT
+from mvitx.models.backbones.mvit_convert import (build_torchvision_mvit,
+                                                 convert_torchvision)
+
+IMPLS = ('torchvision', 'mvitx')
+MODES = ('train', 'infer')
+
+
+class MViTClassifier(nn.Module):
+    """mvitx backbone + linear head on the class token, like torchvision's
+    ``MViT`` (so both compute the same logits)."""
+
+    def __init__(self, backbone: MViT, fc: nn.Linear):
+        super().__init__()
+        self.backbone = backbone
+        self.fc = fc
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.backbone(x)[-1][1])
+
+
+def build(impl: str, args) -> nn.Module:
+    """``impl``'s model with the torchvision weights in ``args.weights``
+    (converted for mvitx)."""
+    size = (args.frames, args.size, args.size)
+    state = torch.load(args.weights, map_location='cpu', mmap=True)
+    if impl == 'torchvision':
+        model = build_torchvision_mvit(
+            'mvit_v2_s', size, stochastic_depth_prob=0.0)
+        model.load_state_dict(state)
+        return model
+    backbone, head = convert_torchvision(state)
+    model = MViT(arch='small', input_size=size, with_cp=args.with_cp)
+    model.load_state_dict(backbone)
+    fc = nn.Linear(*head['fc.weight'].shape[::-1])
+    fc.load_state_dict({k[3:]: v for k, v in head.items()})
+    return MViTClassifier(model, fc)
+
+
+class Runner:
+    """One model's train step (forward, cross-entropy, backward, SGD) or
+    inference forward on the benchmark input."""
+
+    def __init__(self, impl: str, mode: str, args):
+        self.device = torch.device(args.device)
+        self.mode = mode
+        self.model = build(impl, args).to(self.device)
+        self.model.train(mode == 'train')
+        generator = torch.Generator().manual_seed(1)
+        self.x = torch.randn(
+            args.batch,
+            3,
+            args.frames,
+            args.size,
+            args.size,
+            generator=generator).to(self.device)
+        self.target = torch.randint(
+            0, 400, (args.batch, ), generator=generator).to(self.device)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=1e-3)
+
+    def autocast(self):
+        if self.device.type == 'cuda':
+            return torch.autocast('cuda', dtype=torch.bfloat16)
+        return nullcontext()
+
+    def step(self):
+        if self.mode == 'train':
+            with self.autocast():
+                loss = nn.functional.cross_entropy(
+                    self.model(self.x), self.target)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        else:
+            with torch.inference_mode(), self.autocast():
+                self.model(self.x)
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize()
+
+
+def setup(args):
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+
+def throughput(mode: str, args) -> dict:
+    """Clips/s of both implementations, timed step by step in turns so
+    that a changing machine load hits both alike."""
+    setup(args)
+    runners = {impl: Runner(impl, mode, args) for impl in IMPLS}
+    for runner in runners.values():
+        for _ in range(args.warmup):
+            runner.step()
+    seconds = dict.fromkeys(IMPLS, 0.0)
+    for _ in range(args.iters):
+        for impl, runner in runners.items():
+            start = time.perf_counter()
+            runner.step()
+            seconds[impl] += time.perf_counter() - start
+    return {impl: args.batch * args.iters / seconds[impl] for impl in IMPLS}
+
+
+def peak_memory(impl: str, mode: str, args) -> float:
+    """Peak MiB of ``impl`` in a fresh process: CUDA allocated memory, or
+    the process's peak resident set on CPU."""
+    setup(args)
+    runner = Runner(impl, mode, args)
+    if runner.device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(args.warmup + 1):
+        runner.step()
+    if runner.device.type == 'cuda':
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def check_same_logits(args) -> float:
+    """Max abs difference of the two models' logits on the benchmark
+    input (fp32, eval)."""
+    x = torch.randn(1, 3, args.frames, args.size, args.size)
+    with torch.no_grad():
+        ref = build('torchvision', args).eval()(x)
+        ours = build('mvitx', args).eval()(x)
+    return (ref - ours).abs().max().item()
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='cpu or cuda (default: cuda when available)')
+    parser.add_argument('--frames', type=int, default=16)
+    parser.add_argument('--size', type=int, default=224)
+    parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument(
+        '--threads', type=int, default=0, help='CPU threads (0: default)')
+    parser.add_argument(
+        '--with-cp',
+        action='store_true',
+        help='gradient checkpointing in mvitx')
+    return parser.parse_args(argv)
+
+
+def format_table(rows, logit_diff, args) -> str:
+    by_key = {(r['impl'], r['mode']): r for r in rows}
+    lines = [
+        f'device={args.device} input={args.batch}x3x{args.frames}x'
+        f'{args.size}x{args.size} iters={args.iters} '
+        f'(bf16 autocast: {args.device.startswith("cuda")}); '
+        f'max |logit diff| fp32 = {logit_diff:.2e}',
+        '| mode | torchvision clips/s | mvitx clips/s | speed-up | '
+        'torchvision peak MiB | mvitx peak MiB | memory ratio |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for mode in MODES:
+        tv, ours = by_key[('torchvision', mode)], by_key[('mvitx', mode)]
+        lines.append(f'| {mode} | {tv["clips_per_s"]:.2f} | '
+                     f'{ours["clips_per_s"]:.2f} | '
+                     f'{ours["clips_per_s"] / tv["clips_per_s"]:.2f}x | '
+                     f'{tv["peak_mb"]:.0f} | {ours["peak_mb"]:.0f} | '
+                     f'{ours["peak_mb"] / tv["peak_mb"]:.2f} |')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    ctx = mp.get_context('spawn')
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.manual_seed(0)
+        ref = build_torchvision_mvit('mvit_v2_s',
+                                     (args.frames, args.size, args.size))
+        args.weights = os.path.join(tmp, 'mvit_v2_s.pth')
+        torch.save(ref.state_dict(), args.weights)
+        del ref
+        for mode in MODES:
+            with ctx.Pool(1) as pool:
+                speed = pool.apply(throughput, (mode, args))
+            for impl in IMPLS:
+                with ctx.Pool(1) as pool:
+                    peak = pool.apply(peak_memory, (impl, mode, args))
+                rows.append(
+                    dict(
+                        impl=impl,
+                        mode=mode,
+                        clips_per_s=speed[impl],
+                        peak_mb=peak))
+                print(json.dumps(rows[-1]), flush=True)
+        logit_diff = check_same_logits(args)
+    print(format_table(rows, logit_diff, args))
+
+
+if __name__ == '__main__':
+    main()
