@@ -14,7 +14,8 @@ class AVADetector(BaseModel):
     """Classifies the actions of actor boxes in a clip (AVA style).
 
     The clip ``(N, C, T, H, W)`` goes through the backbone; a neck with the
-    top-down protocol (:class:`~mvitx.models.necks.TopDownModulation`:
+    :class:`~mvitx.models.necks.BaseNeck` protocol (e.g.
+    :class:`~mvitx.models.necks.TopDownModulation`:
     ``attach``/``set_context``/``loss``) modulates the backbone with each
     clip's priors (hands, faces, objects of the people in the clip). The
     RoI head pools the last map inside the ground-truth actor boxes in

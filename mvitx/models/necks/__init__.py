@@ -1,1 +1,4 @@
+from .base_neck import BaseNeck
 from .topdown import TopDownModulation
+
+__all__ = ['BaseNeck', 'TopDownModulation']

@@ -2,9 +2,9 @@
 first-stage tokens inside prior regions (hands, faces, objects, windows
 around keypoints) and modulate the later blocks through gated residuals.
 
-The module is the recognizer's ``neck``. It does its work inside the
-backbone, through the backbone's block-modulator hook, so the protocol with
-the recognizer is:
+The module is the recognizer's ``neck`` (:class:`BaseNeck` protocol). It
+does its work inside the backbone, through the backbone's block-modulator
+hook:
 
 1. ``neck.attach(backbone)`` once after building (registers one modulator
    per ``block_indices`` entry with
@@ -23,9 +23,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 
 from mvitx.registry import MODELS
+from .base_neck import BaseNeck
 
 #: Region type ids: box types of the prior store plus keypoint windows.
 PERSON, HAND, FACE, OBJECT, KEYPOINT = range(5)
@@ -292,7 +292,7 @@ class _BlockModulator:
 
 
 @MODELS.register_module()
-class TopDownModulation(BaseModule):
+class TopDownModulation(BaseNeck):
     """Gated deep-to-shallow attention over prior-selected unpooled tokens.
 
     After each backbone block in ``block_indices`` the block's tokens query

@@ -70,8 +70,9 @@ class CoTrainRecognizer(BaseModel):
             ``dict(in1k=dict(type='ClsHead', num_classes=1000,
             in_channels=768), k400=dict(...))``; stored in the
             ``ModuleDict`` ``heads`` (weights ``heads.<source>.fc.*``).
-        neck (dict, optional): Neck config, called as
-            ``neck(feats, data_samples)``. Defaults to None.
+        neck (dict, optional): Neck config; driven through the
+            :class:`~mvitx.models.necks.BaseNeck` protocol (e.g.
+            ``TopDownModulation``). Defaults to None.
         loss_weights (dict[str, float], optional): Loss weight per source;
             missing sources get 1. Defaults to None.
         data_preprocessor (dict, optional): Preprocessor config, run per
@@ -99,6 +100,8 @@ class CoTrainRecognizer(BaseModel):
         self.data_preprocessor = PerSourcePreprocessor(self.data_preprocessor)
         self.backbone = MODELS.build(backbone)
         self.neck = None if neck is None else MODELS.build(neck)
+        if self.neck is not None:
+            self.neck.attach(self.backbone)
         self.heads = ModuleDict({
             name: MODELS.build(cfg)
             for name, cfg in heads.items()
@@ -122,10 +125,10 @@ class CoTrainRecognizer(BaseModel):
         Returns:
             tuple: The backbone's (or neck's) outputs.
         """
-        feats = self.backbone(inputs)
-        if self.neck is not None:
-            feats = self.neck(feats, data_samples)
-        return feats
+        if self.neck is None:
+            return self.backbone(inputs)
+        self.neck.set_context(data_samples, inputs.shape)
+        return self.neck(self.backbone(inputs), data_samples)
 
     def head_name(self, data_samples: List[ActionDataSample]) -> str:
         """The head of a batch: its samples' common ``source``."""
@@ -183,6 +186,11 @@ class CoTrainRecognizer(BaseModel):
                 loss = self.heads[name].loss(
                     self.extract_feat(x, samples), samples)
                 losses[f'loss/{name}'] = loss * self.loss_weights[name]
+                # The neck's own losses (e.g. attention supervision), summed
+                # over the sources of a joint batch.
+                if self.neck is not None:
+                    for key, value in self.neck.loss().items():
+                        losses[key] = losses.get(key, 0) + value
             return losses
         if mode == 'predict':
             predictions = []

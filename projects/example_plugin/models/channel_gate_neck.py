@@ -2,15 +2,15 @@ from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 
+from mvitx.models.necks import BaseNeck
 from mvitx.registry import MODELS
 
 Feature = Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]
 
 
 @MODELS.register_module()
-class ChannelGateNeck(BaseModule):
+class ChannelGateNeck(BaseNeck):
     """Squeeze-and-excitation style channel gate on the last backbone map.
 
     ``y = x * (1 + tanh(alpha) * sigmoid(W2 relu(W1 mean(x))))`` with
@@ -34,7 +34,9 @@ class ChannelGateNeck(BaseModule):
             nn.Linear(in_channels // reduction, in_channels), nn.Sigmoid())
         self.alpha = nn.Parameter(torch.zeros(()))
 
-    def forward(self, feats: Sequence[Feature]) -> Tuple[Feature, ...]:
+    def forward(self,
+                feats: Sequence[Feature],
+                data_samples=None) -> Tuple[Feature, ...]:
         *rest, last = feats
         feat_map, cls = (last, None) if torch.is_tensor(last) else last
         weights = self.gate(feat_map.flatten(2).mean(-1))

@@ -4,6 +4,7 @@ import torch.nn as nn
 from mmengine.model import BaseDataPreprocessor
 from mmengine.optim import OptimWrapper
 
+from mvitx.models.necks import BaseNeck
 from mvitx.registry import MODELS
 from mvitx.structures import ActionDataSample
 from mvitx.utils import register_all_modules
@@ -35,7 +36,16 @@ class StackPreprocessorForTest(BaseDataPreprocessor):
 
 
 @MODELS.register_module(force=True)
-class NeckForTest(nn.Module):
+class NeckForTest(BaseNeck):
+
+    def attach(self, backbone):
+        self.attached = backbone
+
+    def set_context(self, data_samples, input_shape=None):
+        self.context = (data_samples, tuple(input_shape))
+
+    def loss(self):
+        return dict(loss_neck=torch.tensor(1.))
 
     def forward(self, feats, data_samples):
         self.seen = data_samples
@@ -146,11 +156,20 @@ def test_tensor_mode_and_neck():
     logits = model(img[None].float(), [sample], mode='tensor')
     assert logits.shape == (1, 5)
     assert model.neck.seen == [sample]
+    assert model.neck.attached is model.backbone
+    assert model.neck.context == ([sample], (1, *IMG))
     out = model(
         dict(img=img[None].float(), vid=torch.randn(1, *VID)),
         dict(img=[sample], vid=[_sample('vid', 0, VID)[1]]),
         mode='tensor')
     assert out['img'].shape == (1, 5) and out['vid'].shape == (1, 3)
+    # The neck's own losses are summed over the sources of a joint batch.
+    losses = model(
+        dict(img=img[None].float(), vid=torch.randn(1, *VID)),
+        dict(img=[sample], vid=[_sample('vid', 0, VID)[1]]),
+        mode='loss')
+    assert set(losses) == {'loss/img', 'loss/vid', 'loss_neck'}
+    assert losses['loss_neck'] == 2
 
 
 def test_one_head_trains_samples_without_source():
