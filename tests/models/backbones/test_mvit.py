@@ -41,6 +41,21 @@ def test_image_is_a_one_frame_clip():
     assert torch.equal(image[0], clip[0]) and torch.equal(image[1], clip[1])
 
 
+@pytest.mark.parametrize('arch', ['xs', 'base'])
+def test_image_under_bf16_autocast_matches_fp32(arch):
+    # A single frame takes the patch conv's one temporal slice that meets
+    # it; the zero-padded conv3d gives NaNs in CPU bfloat16 (oneDNN).
+    torch.manual_seed(0)
+    model = MViT(arch=arch).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = model(x)[-1][1]
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            got = model(x)[-1][1]
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got.float(), want, atol=0.1, rtol=0.1)
+
+
 def test_forward_features_gives_unpooled_stage0_tokens():
     model = tiny()
     x = torch.rand(2, 3, 4, 64, 64)
