@@ -15,6 +15,9 @@ def test_every_location_imports_and_registers(registry):
     assert registry._locations, f'{registry.name} has no locations'
     for location in registry._locations:
         importlib.import_module(location)
+    # A location that imports but is not where the components register
+    # leaves the registry empty.
+    assert registry.module_dict, f'nothing registers in {registry.name}'
 
 
 def test_registries_cover_every_child_of_mvitx_scope():

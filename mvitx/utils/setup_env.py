@@ -4,11 +4,11 @@ from mmengine import DefaultScope
 
 from mvitx.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, METRICS,
                             MODELS, OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
-                            TRANSFORMS, VISUALIZERS)
+                            TRANSFORMS)
 from .checkpoint import install_safe_checkpoint_loader
 
 REGISTRIES = (MODELS, DATASETS, TRANSFORMS, DATA_SAMPLERS, METRICS, HOOKS,
-              LOOPS, OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, VISUALIZERS)
+              LOOPS, OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS)
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:

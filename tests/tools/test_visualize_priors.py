@@ -7,6 +7,8 @@ import numpy as np
 
 from mvitx.datasets.prior_store import (BOX_TYPES, align_priors, load_priors,
                                         save_priors)
+from mvitx.visualization import draw_priors
+from mvitx.visualization.draw import TYPE_COLORS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -49,7 +51,7 @@ def test_grid_and_video_of_demo_priors(tmp_path, capsys):
     object_box = priors['boxes'][0][priors['box_types'][0] ==
                                     BOX_TYPES['object']][0]
     x1, y1, x2, y2 = (object_box * 4).round().astype(int)
-    color = tool.TYPE_COLORS[BOX_TYPES['object']]
+    color = TYPE_COLORS[BOX_TYPES['object']]
     assert border_fraction(first, (x1, y1, x2, y2), color) > 0.8
     # and not drawn somewhere else: shifted outlines are not that colour
     assert border_fraction(first, (x1 + 6, y1 + 6, x2 + 6, y2 + 6),
@@ -86,13 +88,13 @@ def test_frames_without_priors_are_marked(tmp_path):
     ]) == 0
     grid = cv2.imread(str(out / 'gray_priors.png'))[..., ::-1]
     assert grid.shape == (64, 64, 3)
-    color = tool.TYPE_COLORS[BOX_TYPES['hand']]
+    color = TYPE_COLORS[BOX_TYPES['hand']]
     assert border_fraction(grid, (8, 8, 40, 40), color) > 0.8
 
     priors = load_priors(prior_file)
     aligned = align_priors(priors, np.array([3]), 0)
     frame = np.full((32, 32, 3), 100, np.uint8)
-    drawn = tool.draw_frame(frame, aligned, 0, [], 0.3, 2.)
+    drawn = draw_priors(frame, aligned, 0, [], 0.3, 2.)
     assert drawn.shape == (64, 64, 3)
     red = drawn[..., 0].astype(int) - drawn[..., 1]
     assert (red > 60).any()  # the red "no priors" note

@@ -2,46 +2,14 @@
 a fixed validation batch, written through the Visualizer (TensorBoard)."""
 from typing import Dict, Optional
 
-import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mvitx.registry import HOOKS
-
-
-def render_attention(frames: np.ndarray, maps: torch.Tensor,
-                     alpha: float) -> np.ndarray:
-    """Overlays attention maps on frames, frames side by side.
-
-    Frame ``f`` of ``T`` shows map ``f * T0 // T``; each map is scaled to
-    its maximum over the clip and drawn per token cell (nearest), so pixels
-    of cells without attention keep the frame's colours.
-
-    Args:
-        frames (np.ndarray): ``(T, H, W, 3)`` uint8 RGB frames.
-        maps (Tensor): ``(T0, H0, W0)`` non-negative attention.
-        alpha (float): Opacity of the heat map where attention is maximal.
-
-    Returns:
-        np.ndarray: ``(H, T * W, 3)`` uint8 RGB image.
-    """
-    num_t, h, w = frames.shape[:3]
-    maps = maps.detach().float().cpu()
-    maps = maps / maps.max().clamp(min=1e-12)
-    maps = F.interpolate(maps[None], size=(h, w), mode='nearest')[0]
-    frame_t = np.arange(num_t) * maps.shape[0] // num_t
-    heat = maps[frame_t].numpy()[..., None]  # (T, H, W, 1)
-    colours = np.stack([
-        cv2.applyColorMap(np.uint8(255 * m[..., 0]), cv2.COLORMAP_JET)
-        for m in heat
-    ])[..., ::-1]
-    blend = frames * (1 - alpha * heat) + colours * alpha * heat
-    blend = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
-    return np.concatenate(list(blend), axis=1)
+from mvitx.visualization import render_attention
 
 
 @HOOKS.register_module()
