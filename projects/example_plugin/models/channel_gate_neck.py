@@ -24,7 +24,8 @@ class ChannelGateNeck(BaseNeck):
 
     Inputs are the backbone's outputs: a tuple whose entries are maps
     ``(N, C, T, H, W)`` or ``(map, cls_token)`` pairs; the same structure
-    comes out with the last map gated.
+    comes out with the last map (and its class token, which heads read
+    when present) gated.
     """
 
     def __init__(self, in_channels: int, reduction: int = 4, init_cfg=None):
@@ -42,4 +43,4 @@ class ChannelGateNeck(BaseNeck):
         weights = self.gate(feat_map.flatten(2).mean(-1))
         scale = 1 + torch.tanh(self.alpha) * weights
         gated = feat_map * scale[:, :, None, None, None]
-        return (*rest, gated if cls is None else (gated, cls))
+        return (*rest, gated if cls is None else (gated, cls * scale))
