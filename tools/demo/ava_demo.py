@@ -1,7 +1,7 @@
 """Spatio-temporal action detection on a video, written as an mp4 with the
 actor boxes and their top-k actions drawn.
 
-    python tools/demo/ava_video_demo.py VIDEO CONFIG CHECKPOINT \
+    python tools/demo/ava_demo.py VIDEO CONFIG CHECKPOINT \
         --out OUT.mp4 [--proposals PROPOSALS.pkl | \
         --det-config DET_CONFIG --det-checkpoint DET_CHECKPOINT]
 

@@ -1,4 +1,4 @@
-"""tools/demo/ava_video_demo.py writes a playable mp4 with boxes drawn."""
+"""tools/demo/ava_demo.py writes a playable mp4 with boxes drawn."""
 import importlib.util
 import os.path as osp
 import subprocess
@@ -17,7 +17,7 @@ CONFIG = osp.join(ROOT, 'configs', 'ava', 'mvit_xs_demo_ava.py')
 
 def _load_demo():
     spec = importlib.util.spec_from_file_location(
-        'ava_video_demo', osp.join(ROOT, 'tools', 'demo', 'ava_video_demo.py'))
+        'ava_demo', osp.join(ROOT, 'tools', 'demo', 'ava_demo.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
