@@ -9,6 +9,7 @@ train_dataloader = dict(
         pipeline=[
             _base_.train_dataloader.dataset.pipeline[0],
             dict(type='LoadPriors', keypoint_layout='coco_wholebody'),
+            dict(type='SelectActorPriors'),
             *_base_.train_dataloader.dataset.pipeline[1:]
         ]))
 val_dataloader = dict(
@@ -17,6 +18,7 @@ val_dataloader = dict(
         pipeline=[
             _base_.val_dataloader.dataset.pipeline[0],
             dict(type='LoadPriors', keypoint_layout='coco_wholebody'),
+            dict(type='SelectActorPriors'),
             *_base_.val_dataloader.dataset.pipeline[1:]
         ]))
 test_dataloader = val_dataloader

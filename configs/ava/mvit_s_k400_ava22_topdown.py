@@ -12,7 +12,7 @@ train_dataloader = dict(
         pipeline=[
             _base_.train_pipeline[0],
             dict(type='LoadPriors', keypoint_layout='coco_wholebody'),
-            *_base_.train_pipeline[1:]
+            dict(type='SelectActorPriors'), *_base_.train_pipeline[1:]
         ]))
 val_dataloader = dict(
     dataset=dict(
@@ -20,7 +20,7 @@ val_dataloader = dict(
         pipeline=[
             _base_.test_pipeline[0],
             dict(type='LoadPriors', keypoint_layout='coco_wholebody'),
-            *_base_.test_pipeline[1:]
+            dict(type='SelectActorPriors'), *_base_.test_pipeline[1:]
         ]))
 test_dataloader = val_dataloader
 val_evaluator = dict(

@@ -1,13 +1,15 @@
 # The AVA demo with top-down modulation: mvit_xs_demo_ava.py (same model,
 # data, schedule) plus the generator's priors (every frame's person, head,
 # hand and object boxes, priors/{video_id}.npz) and the TopDownModulation
-# neck. The neck sees the priors of all actors in the clip; the RoI head
+# neck. SelectActorPriors keeps the priors of the clip's actors (their
+# hands, heads and held objects; bystanders' are dropped); the RoI head
 # then classifies each actor.
 _base_ = ['./mvit_xs_demo_ava.py']
 
 train_pipeline = [
     dict(type='LoadAVAClip', clip_len=8, frame_interval=1),
     dict(type='LoadPriors', keypoint_layout='coco'),
+    dict(type='SelectActorPriors'),
     dict(type='Resize', scale=(96, 64)),
     dict(type='Flip', flip_ratio=0.5),
     dict(type='PackActionInputs', meta_keys=_base_.meta_keys),
@@ -15,6 +17,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadAVAClip', clip_len=8, frame_interval=1),
     dict(type='LoadPriors', keypoint_layout='coco'),
+    dict(type='SelectActorPriors'),
     dict(type='Resize', scale=(96, 64)),
     dict(type='PackActionInputs', meta_keys=_base_.meta_keys),
 ]

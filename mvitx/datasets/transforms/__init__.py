@@ -2,7 +2,7 @@ from .ava_loading import LoadAVAClip  # noqa: F401
 from .formatting import PackActionInputs
 from .loading import (BrokenInputError, DecordDecode, DecordInit, LoadImage,
                       PyAVDecode, PyAVInit, SampleFrames)
-from .priors import LoadPriors  # noqa: F401
+from .priors import LoadPriors, SelectActorPriors  # noqa: F401
 from .processing import (CenterCrop, ColorJitter, Flip, RandAugment,
                          RandomErasing, RandomResizedCrop,
                          RandomShortSideScale, Resize, ThreeCrop)

@@ -7,6 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.logging import print_log
 
+from mvitx.evaluation.metrics.ava_metric import box_iou
 from mvitx.registry import TRANSFORMS
 from ..prior_store import KEYPOINT_LAYOUTS, align_priors, load_priors
 
@@ -33,6 +34,8 @@ class LoadPriors(BaseTransform):
     Added keys: ``prior_bboxes`` ``(T, M, 4)`` float32 xyxy pixels,
     ``prior_box_types`` ``(T, M)`` int64 (0 person, 1 hand, 2 face,
     3 object, -1 empty), ``prior_box_scores`` ``(T, M)`` float32,
+    ``prior_box_person`` ``(T, M)`` int64 (the person a box belongs to,
+    ``docs/priors.md``),
     ``prior_keypoints`` ``(T, P, K, 3)`` float32 ``(x, y, score)``,
     ``keypoint_flip_pairs`` (list of ``(i, j)``).
 
@@ -75,6 +78,7 @@ class LoadPriors(BaseTransform):
             prior_bboxes=np.zeros((num_frames, 0, 4), np.float32),
             prior_box_types=np.zeros((num_frames, 0), np.int64),
             prior_box_scores=np.zeros((num_frames, 0), np.float32),
+            prior_box_person=np.zeros((num_frames, 0), np.int64),
             prior_keypoints=np.zeros((num_frames, 0, num_keypoints, 3),
                                      np.float32),
             keypoint_flip_pairs=list(layout.flip_pairs) if layout else [])
@@ -106,6 +110,7 @@ class LoadPriors(BaseTransform):
         results['prior_bboxes'] = aligned['boxes']
         results['prior_box_types'] = aligned['box_types'].astype(np.int64)
         results['prior_box_scores'] = aligned['box_scores']
+        results['prior_box_person'] = aligned['box_person'].astype(np.int64)
         results['prior_keypoints'] = aligned['keypoints']
         results['keypoint_flip_pairs'] = [
             (int(i), int(j)) for i, j in priors['keypoint_flip_pairs']
@@ -115,3 +120,76 @@ class LoadPriors(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(max_gap={self.max_gap}, '
                 f'keypoint_layout={self.keypoint_layout!r})')
+
+
+@TRANSFORMS.register_module()
+class SelectActorPriors(BaseTransform):
+    """Keeps only the priors of the actors a sample is about (AVA: the
+    people whose actions are classified), so a top-down module looks at
+    *their* hands and faces, not at bystanders'.
+
+    Actors are ``gt_bboxes`` when present (training), else ``proposals``.
+    In every frame, a person box (type 0) belongs to an actor when its IoU
+    with an actor box is at least ``iou_thr``. A part box (hand, face,
+    object) is kept when it is linked (``prior_box_person``) to such a
+    person, or, when it is linked to nobody, when its centre lies inside an
+    actor region (a matched person box or an actor box) grown by
+    ``margin`` of its size on each side. Other slots become empty (type
+    -1) and the keypoints of unmatched persons get score 0. Runs after
+    :class:`LoadPriors`, before the geometric transforms or after them
+    (boxes and priors share coordinates).
+
+    Args:
+        iou_thr (float): Person-to-actor IoU for a match. Defaults to 0.3
+            (actors are boxed at the keyframe, people move within a clip).
+        margin (float): Growth of actor regions for unlinked parts (held
+            objects sit beside the body). Defaults to 0.25.
+    """
+
+    def __init__(self, iou_thr: float = 0.3, margin: float = 0.25):
+        self.iou_thr = iou_thr
+        self.margin = margin
+
+    def transform(self, results: dict) -> dict:
+        actors = results.get('gt_bboxes')
+        if actors is None or len(actors) == 0:
+            actors = results.get('proposals')
+        actors = np.zeros((0, 4), np.float32) if actors is None else \
+            np.asarray(actors, np.float32).reshape(-1, 4)
+        boxes = results['prior_bboxes']
+        types = results['prior_box_types'].copy()
+        person = results.get('prior_box_person',
+                             np.full(types.shape, -1, np.int64))
+        keypoints = results['prior_keypoints'].copy()
+        for t in range(types.shape[0]):
+            is_person = types[t] == 0
+            matched = np.zeros(types.shape[1], bool)
+            if is_person.any() and len(actors):
+                iou = box_iou(boxes[t][is_person], actors)
+                matched[np.flatnonzero(is_person)] = \
+                    iou.max(1) >= self.iou_thr
+            regions = np.concatenate([boxes[t][matched], actors])
+            grow = (regions[:, 2:] - regions[:, :2]) * self.margin
+            regions = np.concatenate(
+                [regions[:, :2] - grow, regions[:, 2:] + grow], 1)
+            centre = (boxes[t][:, :2] + boxes[t][:, 2:]) / 2
+            inside = ((centre[:, None] >= regions[None, :, :2]) &
+                      (centre[:, None] <= regions[None, :, 2:])).all(-1).any(
+                          1) if len(regions) else np.zeros(len(centre), bool)
+            linked = person[t] >= 0
+            owner_matched = np.zeros(types.shape[1], bool)
+            owner_matched[linked] = matched[person[t][linked]]
+            keep = np.where(is_person, matched,
+                            np.where(linked, owner_matched, inside))
+            types[t][~keep] = -1
+            persons = np.flatnonzero(is_person & ~matched)
+            persons = person[t][persons]
+            persons = persons[(persons >= 0) & (persons < keypoints.shape[1])]
+            keypoints[t, persons, :, 2] = 0
+        results['prior_box_types'] = types
+        results['prior_keypoints'] = keypoints
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(iou_thr={self.iou_thr}, '
+                f'margin={self.margin})')

@@ -9,7 +9,7 @@ from mmengine.dataset import Compose
 
 from mvitx.datasets.prior_store import (KEYPOINT_LAYOUTS, load_priors,
                                         save_priors)
-from mvitx.datasets.transforms import LoadPriors
+from mvitx.datasets.transforms import LoadPriors, SelectActorPriors
 from mvitx.utils import register_all_modules
 
 register_all_modules()
@@ -313,3 +313,37 @@ def test_dataset_to_packed_priors(demo_kinetics):
     assert priors.keypoints.shape == (4, 1, 6, 3)
     assert (priors.bboxes >= 0).all() and (priors.bboxes <= 32).all()
     assert sample.metainfo['prior_file'].endswith('.npz')
+
+
+def _two_people_priors():
+    """One frame: person 0 at the left with a linked hand, person 1 at the
+    right with a linked hand, an unlinked object beside person 0 and an
+    unlinked face far from both."""
+    boxes = np.array([[[0, 0, 20, 40], [40, 0, 60, 40], [15, 10, 20, 15],
+                       [55, 10, 60, 15], [21, 20, 25, 24], [30, 50, 34, 54]]],
+                     np.float32)
+    keypoints = np.zeros((1, 2, 17, 3), np.float32)
+    keypoints[..., 2] = 1
+    return dict(
+        prior_bboxes=boxes,
+        prior_box_types=np.array([[0, 0, 1, 1, 3, 2]]),
+        prior_box_person=np.array([[0, 1, 0, 1, -1, -1]]),
+        prior_box_scores=np.ones((1, 6), np.float32),
+        prior_keypoints=keypoints)
+
+
+@pytest.mark.parametrize('key', ['gt_bboxes', 'proposals'])
+def test_select_actor_priors_keeps_the_actors_own_regions(key):
+    results = _two_people_priors()
+    results[key] = np.array([[1, 1, 21, 39]], np.float32)
+    out = SelectActorPriors()(results)
+    # person 0, its hand and the object beside it stay; person 1, its hand
+    # and the far face go.
+    assert out['prior_box_types'].tolist() == [[0, -1, 1, -1, 3, -1]]
+    assert (out['prior_keypoints'][0, 0, :, 2] == 1).all()
+    assert (out['prior_keypoints'][0, 1, :, 2] == 0).all()
+
+
+def test_select_actor_priors_without_actors_keeps_nothing():
+    out = SelectActorPriors()(_two_people_priors())
+    assert (out['prior_box_types'] == -1).all()
