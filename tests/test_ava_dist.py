@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from mvitx.evaluation.metrics.ava_metric import read_exclusions
+from mvitx.datasets.ava_files import read_exclusions
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'ava', 'mvit_xs_demo_ava.py')

@@ -9,10 +9,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-from mvitx.evaluation.metrics.ava_metric import (box_iou, make_image_key,
-                                                 read_exclusions,
-                                                 read_labelmap)
 from mvitx.registry import DATASETS
+from mvitx.structures.bbox import box_iou
+from .ava_files import make_image_key, read_exclusions, read_labelmap
 
 
 @DATASETS.register_module()

@@ -25,7 +25,7 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose
 from mmengine.runner import load_checkpoint
 
-from mvitx.evaluation.metrics.ava_metric import make_image_key, read_labelmap
+from mvitx.datasets.ava_files import make_image_key, read_labelmap
 from mvitx.registry import MODELS
 from mvitx.utils import register_all_modules
 

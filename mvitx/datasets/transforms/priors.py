@@ -7,8 +7,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.logging import print_log
 
-from mvitx.evaluation.metrics.ava_metric import box_iou
 from mvitx.registry import TRANSFORMS
+from mvitx.structures.bbox import box_iou
 from ..prior_store import KEYPOINT_LAYOUTS, align_priors, load_priors
 
 

@@ -14,8 +14,9 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
+from mvitx.datasets.ava_files import read_ava_csv
 from mvitx.evaluation.metrics.ava_metric import (AVAMetric, evaluate_ava,
-                                                 read_ava_csv, write_ava_csv)
+                                                 write_ava_csv)
 from mvitx.structures import ActionDataSample
 
 # Class ids of the toy label map; 4 and 7 exist but are not evaluated.

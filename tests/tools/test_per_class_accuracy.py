@@ -1,0 +1,81 @@
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.fileio import dump
+
+from mvitx.structures import ActionDataSample
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
+import per_class_accuracy  # noqa: E402
+
+CLASSES = ['circle slides', 'hand closes', 'hand opens', 'object falls']
+
+
+def sample(gt, pred, num_classes=4):
+    """A data sample as ``DumpResults`` stores it: a dict of tensors."""
+    score = torch.full((num_classes, ), 0.1)
+    score[pred] = 0.7
+    data_sample = ActionDataSample()
+    data_sample.gt_label = torch.tensor([gt])
+    data_sample.pred_score = score
+    return data_sample.to_dict()
+
+
+@pytest.fixture
+def dumped(tmp_path):
+    # (gt, pred): class 0 2/2 right, class 1 1/3, class 2 0/1, class 3 none
+    pairs = [(0, 0), (0, 0), (1, 1), (1, 2), (1, 0), (2, 1)]
+    dump([sample(gt, pred) for gt, pred in pairs], str(tmp_path / 'p.pkl'))
+    (tmp_path / 'classes.txt').write_text('\n'.join(CLASSES) + '\n')
+    return tmp_path
+
+
+def test_table(dumped, capsys):
+    rows = per_class_accuracy.main([
+        str(dumped / 'p.pkl'),
+        str(dumped / 'classes.txt'), '--groups', 'fine=hand closes,hand opens',
+        'coarse=circle slides,object falls'
+    ])
+    table = {name: (acc, num) for name, acc, num in rows}
+    assert table['overall'] == (pytest.approx(100 * 3 / 6), 6)
+    assert table['circle slides'] == (pytest.approx(100.0), 2)
+    assert table['hand closes'] == (pytest.approx(100 / 3), 3)
+    assert table['hand opens'] == (0.0, 1)
+    assert math.isnan(table['object falls'][0])
+    assert table['object falls'][1] == 0
+    assert table['group: fine'] == (pytest.approx(25.0), 4)
+    assert table['group: coarse'] == (pytest.approx(100.0), 2)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == '| classes | top-1 (%) | samples |'
+    assert '| overall | 50.00 | 6 |' in out
+    assert '| group: fine | 25.00 | 4 |' in out
+    assert len(out) == 2 + 1 + len(CLASSES) + 2
+
+
+def test_unknown_class_in_group(dumped):
+    with pytest.raises(ValueError, match='unknown class'):
+        per_class_accuracy.main([
+            str(dumped / 'p.pkl'),
+            str(dumped / 'classes.txt'), '--groups', 'fine=hand waves'
+        ])
+    with pytest.raises(ValueError, match='NAME=CLS1'):
+        per_class_accuracy.parse_groups(['hand closes'], CLASSES)
+
+
+def test_command_line(dumped):
+    out = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools' / 'analysis' / 'per_class_accuracy.py'),
+        str(dumped / 'p.pkl'),
+        str(dumped / 'classes.txt'), '--groups', 'fine=hand closes,hand opens'
+    ],
+                         check=True,
+                         capture_output=True,
+                         text=True).stdout
+    assert '| hand closes | 33.33 | 3 |' in out
+    assert '| group: fine | 25.00 | 4 |' in out

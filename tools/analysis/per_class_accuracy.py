@@ -1,0 +1,132 @@
+"""Top-1 accuracy overall, per class and per group of classes from a dump of
+predictions: ``python tools/analysis/per_class_accuracy.py PREDS.pkl
+CLASSES.txt [--groups fine=hand closes,hand opens]``.
+
+``PREDS.pkl`` is written by ``tools/test.py CONFIG CKPT --dump PREDS.pkl``:
+a list of data samples as dicts, each with ``pred_score`` (num_classes,) and
+``gt_label`` (1,). ``CLASSES.txt`` has one class name per line; line ``i``
+names label ``i``. The result is printed as a markdown table.
+"""
+import argparse
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.fileio import load
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Top-1 accuracy overall, per class and per group')
+    parser.add_argument('preds', help='pickle dumped by tools/test.py --dump')
+    parser.add_argument('classes', help='text file, one class name a line')
+    parser.add_argument(
+        '--groups',
+        nargs='+',
+        default=[],
+        metavar='NAME=CLS1,CLS2',
+        help='named groups of classes (by class name) to report together')
+    return parser.parse_args(argv)
+
+
+def _to_numpy(value) -> np.ndarray:
+    """Converts a tensor or array-like to a numpy array."""
+    if hasattr(value, 'detach'):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def load_predictions(path: str) -> Dict[str, np.ndarray]:
+    """Reads the predicted and true labels from a dump of data samples.
+
+    Args:
+        path (str): Pickle with a list of dicts holding ``pred_score``
+            (num_classes,) and ``gt_label`` (1,).
+
+    Returns:
+        dict: ``pred`` (N,) int predicted labels (arg-max of the scores) and
+        ``gt`` (N,) int true labels.
+    """
+    samples = load(path)
+    pred = [int(_to_numpy(s['pred_score']).argmax()) for s in samples]
+    gt = [int(_to_numpy(s['gt_label']).reshape(-1)[0]) for s in samples]
+    return dict(pred=np.array(pred, np.int64), gt=np.array(gt, np.int64))
+
+
+def parse_groups(specs: Sequence[str],
+                 classes: List[str]) -> Dict[str, List[int]]:
+    """Turns ``name=cls1,cls2`` specs into label ids.
+
+    Args:
+        specs (Sequence[str]): Group specs; class names may contain spaces
+            but not commas.
+        classes (list[str]): Class names, index = label.
+
+    Returns:
+        dict[str, list[int]]: Group name to its labels, in spec order.
+    """
+    groups = {}
+    for spec in specs:
+        name, sep, members = spec.partition('=')
+        if not sep or not name or not members:
+            raise ValueError(f'group {spec!r} is not NAME=CLS1,CLS2')
+        labels = []
+        for member in members.split(','):
+            member = member.strip()
+            if member not in classes:
+                raise ValueError(f'group {name!r}: unknown class {member!r}')
+            labels.append(classes.index(member))
+        groups[name] = labels
+    return groups
+
+
+def top1_table(pred: np.ndarray, gt: np.ndarray, classes: List[str],
+               groups: Dict[str, List[int]]) -> List[tuple]:
+    """Top-1 accuracy of every class, every group and of all samples.
+
+    Args:
+        pred (np.ndarray): Predicted labels, shape (N,).
+        gt (np.ndarray): True labels, shape (N,).
+        classes (list[str]): Class names, index = label.
+        groups (dict[str, list[int]]): Group name to its labels.
+
+    Returns:
+        list[tuple]: Rows ``(name, top-1 in percent or nan, num samples)``:
+        ``overall`` first, then the classes, then the groups. A class or
+        group without samples has ``nan`` accuracy.
+    """
+    correct = pred == gt
+
+    def row(name, mask):
+        num = int(mask.sum())
+        acc = 100.0 * correct[mask].mean() if num else float('nan')
+        return name, acc, num
+
+    rows = [row('overall', np.ones_like(correct))]
+    rows += [row(name, gt == label) for label, name in enumerate(classes)]
+    rows += [
+        row(f'group: {name}', np.isin(gt, labels))
+        for name, labels in groups.items()
+    ]
+    return rows
+
+
+def format_markdown(rows: List[tuple]) -> str:
+    """Formats rows from :func:`top1_table` as a markdown table."""
+    lines = ['| classes | top-1 (%) | samples |', '|---|---:|---:|']
+    lines += [f'| {name} | {acc:.2f} | {num} |' for name, acc, num in rows]
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[tuple]:
+    args = parse_args(argv)
+    with open(args.classes) as f:
+        classes = [line.strip() for line in f if line.strip()]
+    groups = parse_groups(args.groups, classes)
+    preds = load_predictions(args.preds)
+    rows = top1_table(preds['pred'], preds['gt'], classes, groups)
+    print(format_markdown(rows))
+    return rows
+
+
+if __name__ == '__main__':
+    main()
