@@ -1,57 +1,42 @@
 """The demo AVA config trains with two CPU processes (gloo), evaluates frame
 mAP and writes the official detection CSV."""
 import csv
-import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
 from mvitx.datasets.ava_files import read_exclusions
+from tests.helpers import ROOT, dist_train, load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'ava', 'mvit_xs_demo_ava.py')
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def test_demo_ava_config_trains_and_evaluates_with_two_processes(tmp_path):
-    data = tmp_path / 'ava_demo'
-    subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools', 'data', 'make_ava_demo_data.py'), '--out',
-        str(data), '--train-movies', '2', '--val-movies', '1', '--seconds', '4'
-    ],
-                   check=True,
-                   capture_output=True)
+    data = tmp_path / 'ava'
+    demo = load_tool('tools/data/make_demo_data.py')
+    demo.make_ava(str(data), 0, demo.SCALES['tiny'])
     ann = data / 'annotations'
     out_csv = tmp_path / 'work' / 'ava_detections.csv'
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()))
-    env.pop('CUDA_VISIBLE_DEVICES', None)
-    cmd = [
-        'bash',
-        osp.join(ROOT, 'tools', 'dist_train.sh'), CONFIG, '2', '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options',
+    proc = dist_train(
+        CONFIG,
+        tmp_path / 'work',
+        '--cfg-options',
         f'train_dataloader.dataset.data_root={data}',
         f'val_dataloader.dataset.data_root={data}',
-        'train_dataloader.batch_size=2', 'val_dataloader.batch_size=2',
-        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'train_dataloader.batch_size=2',
+        'val_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0',
+        'val_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
-        'val_dataloader.persistent_workers=False', 'train_cfg.max_iters=4',
-        'train_cfg.val_interval=4', 'default_hooks.logger.interval=2',
+        'val_dataloader.persistent_workers=False',
+        'train_cfg.max_iters=4',
+        'train_cfg.val_interval=4',
+        'default_hooks.logger.interval=2',
         f'val_evaluator.ann_file={ann}/ava_val_demo.csv',
         f'val_evaluator.label_file={ann}/ava_action_list_demo.pbtxt',
         f'val_evaluator.exclude_file={ann}/'
         'ava_val_excluded_timestamps_demo.csv',
         f'val_evaluator.train_ann_file={ann}/ava_train_demo.csv',
-        f'val_evaluator.out_file={out_csv}'
-    ]
-    proc = subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        f'val_evaluator.out_file={out_csv}',
+        check=False)
     log = proc.stdout + proc.stderr
     errors = [line for line in log.splitlines() if 'Error' in line]
     assert proc.returncode == 0, '\n'.join(errors[:20]) + log[-3000:]

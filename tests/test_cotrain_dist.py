@@ -5,9 +5,6 @@ mid-epoch to the same final weights as an uninterrupted run."""
 import glob
 import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -18,8 +15,8 @@ from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 from mvitx.registry import HOOKS
+from tests.helpers import ROOT, dist_train
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MAX_ITERS = 8
 
 CONFIG = """
@@ -131,33 +128,6 @@ def _write_data(root):
         f.write('\n'.join(lines) + '\n')
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _dist_train(config, work_dir, *args, check=True):
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        PORT=str(_free_port()),
-        OMP_NUM_THREADS='1')
-    env.pop('CUDA_VISIBLE_DEVICES', None)
-    proc = subprocess.run([
-        'bash', f'{ROOT}/tools/dist_train.sh', config, '2', '--work-dir',
-        str(work_dir), *args
-    ],
-                          cwd=ROOT,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    if check:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
 def _sources(work_dir, rank):
     with open(osp.join(work_dir, f'sources_rank{rank}.txt')) as f:
         return dict(line.split() for line in f)
@@ -182,7 +152,7 @@ def _config(tmp_path_factory, data_root, strategy):
 def run(request, tmp_path_factory, data_root):
     config = _config(tmp_path_factory, data_root, request.param)
     work_dir = tmp_path_factory.mktemp(f'work_{request.param}')
-    _dist_train(config, work_dir)
+    dist_train(config, work_dir)
     return request.param, config, work_dir
 
 
@@ -222,10 +192,10 @@ def test_mid_epoch_resume_equals_the_uninterrupted_run(run, tmp_path):
     crashing.write_text(f'_base_ = [{config!r}]\n'
                         'custom_hooks = [dict(type="RecordSourcesHook"), '
                         'dict(type="CrashAtIterHook", crash_iter=5)]\n')
-    crashed = _dist_train(str(crashing), tmp_path, check=False)
+    crashed = dist_train(str(crashing), tmp_path, check=False)
     assert 'crash at iteration 5' in crashed.stdout + crashed.stderr
     assert not osp.exists(tmp_path / 'iter_6.pth')
-    resumed = _dist_train(config, tmp_path, '--resume')
+    resumed = dist_train(config, tmp_path, '--resume')
     log = resumed.stdout + resumed.stderr
     assert 'resumed epoch: 0, iter: 3' in log
     assert 'Batch sampler seeks to step 3' in log

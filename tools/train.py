@@ -85,6 +85,7 @@ def main():
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    del runner  # its DDP wrapper holds the process group
     teardown_distributed()
 
 

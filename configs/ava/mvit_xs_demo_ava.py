@@ -1,12 +1,12 @@
 # AVA-format demo: the tiny MViT ('xs', from scratch) detects the actions of
-# the actors of tools/data/make_ava_demo_data.py on CPU in minutes. Trains on
+# the actors of the demo data (its ava/ part) on CPU in minutes. Trains on
 # the ground-truth actors, tests on the proposals scoring >= 0.6, evaluates
 # frame mAP@0.5 (official protocol) with long-tail buckets. Run:
-#   python tools/data/make_ava_demo_data.py --out data/ava_demo
+#   python tools/data/make_demo_data.py --out data/demo
 #   bash tools/dist_train.sh configs/ava/mvit_xs_demo_ava.py 2
 _base_ = ['../_base_/default_runtime.py']
 
-data_root = 'data/ava_demo'
+data_root = 'data/demo/ava'
 ann_dir = f'{data_root}/annotations'
 work_dir = 'work_dirs/mvit_xs_demo_ava'
 num_classes = 6

@@ -7,6 +7,7 @@ gloo backend (mmengine then sees it initialised and skips its own set-up)
 and builds DDP without device ids. On GPUs nothing changes: mmengine starts
 NCCL as configured.
 """
+import gc
 import os
 
 import torch
@@ -53,11 +54,16 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
 def teardown_distributed() -> None:
     """Destroys the process group before the interpreter exits.
 
-    mmengine leaves it to interpreter shutdown, where gloo's background
-    threads can be torn down while still joinable and abort the process
+    Call it after dropping the last reference to the Runner. mmengine
+    leaves the group to interpreter shutdown, and the Runner's DDP wrapper,
+    which holds the group too, sits in reference cycles that only the
+    garbage collector frees; torn down that late, gloo's background threads
+    can be destroyed while still joinable and abort the process
     (``terminate called without an active exception``) after a run that
-    succeeded.
+    succeeded. Here all ranks finish, the cycles are collected and the
+    group is destroyed in the main thread, with the interpreter intact.
     """
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.barrier()
+        gc.collect()
         torch_dist.destroy_process_group()

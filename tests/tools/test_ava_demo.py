@@ -1,8 +1,5 @@
 """tools/demo/ava_demo.py writes a playable mp4 with boxes drawn."""
-import importlib.util
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -10,17 +7,9 @@ import torch
 
 from mvitx.registry import MODELS
 from mvitx.utils import register_all_modules
+from tests.helpers import ROOT, load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'ava', 'mvit_xs_demo_ava.py')
-
-
-def _load_demo():
-    spec = importlib.util.spec_from_file_location(
-        'ava_demo', osp.join(ROOT, 'tools', 'demo', 'ava_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _read(path):
@@ -37,14 +26,10 @@ def _read(path):
 
 
 def test_demo_writes_mp4_with_drawn_boxes(tmp_path):
-    data = tmp_path / 'ava_demo'
-    subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools', 'data', 'make_ava_demo_data.py'), '--out',
-        str(data), '--train-movies', '0', '--val-movies', '1', '--seconds', '3'
-    ],
-                   check=True,
-                   capture_output=True)
+    data = tmp_path / 'ava'
+    generator = load_tool('tools/data/make_demo_data.py')
+    generator.make_ava(
+        str(data), 0, dict(train_movies=0, val_movies=1, movie_seconds=3))
     register_all_modules()
     from mmengine.config import Config
     model = MODELS.build(Config.fromfile(CONFIG).model)
@@ -53,7 +38,7 @@ def test_demo_writes_mp4_with_drawn_boxes(tmp_path):
 
     video = data / 'videos' / 'val00.mp4'
     out = tmp_path / 'out.mp4'
-    _load_demo().main([
+    load_tool('tools/demo/ava_demo.py').main([
         str(video), CONFIG,
         str(ckpt), '--out',
         str(out), '--proposals',

@@ -2,11 +2,7 @@
 DDP, TensorBoard events, checkpoints, and a resume after a crash that ends
 where the uninterrupted run ends."""
 import glob
-import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -14,8 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 from mvitx.utils.checkpoint import load_checkpoint_file
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import ROOT, dist_train
 
 CONFIG = """
 _base_ = ['{root}/configs/_base_/default_runtime.py']
@@ -37,24 +32,6 @@ randomness = dict(seed=0, deterministic=True)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _dist_train(config, work_dir, *args, check=True):
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()))
-    env.pop('CUDA_VISIBLE_DEVICES', None)
-    cmd = ['bash', f'{ROOT}/tools/dist_train.sh', config, '2']
-    cmd += ['--work-dir', str(work_dir), *args]
-    proc = subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    if check:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
 def _final_weights(work_dir):
     ckpt = load_checkpoint_file(osp.join(work_dir, 'iter_8.pth'))
     return ckpt['state_dict'], ckpt['optimizer']
@@ -70,7 +47,7 @@ def config(tmp_path_factory):
 @pytest.fixture(scope='module')
 def uninterrupted(config, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('full')
-    proc = _dist_train(config, work_dir)
+    proc = dist_train(config, work_dir)
     return work_dir, proc
 
 
@@ -102,11 +79,11 @@ def test_resume_after_crash_ends_like_uninterrupted_run(
     crashing.write_text(f'_base_ = [{config!r}]\n'
                         'custom_hooks = [dict(type="CrashAtIterHook", '
                         'crash_iter=5)]\n')
-    crashed = _dist_train(str(crashing), tmp_path, check=False)
+    crashed = dist_train(str(crashing), tmp_path, check=False)
     assert 'crash at iteration 5' in crashed.stdout + crashed.stderr
     assert osp.exists(tmp_path / 'iter_3.pth')
     assert not osp.exists(tmp_path / 'iter_6.pth')
-    resumed = _dist_train(config, tmp_path, '--resume')
+    resumed = dist_train(config, tmp_path, '--resume')
     # It continued from the last checkpoint before the crash, not from 0.
     assert 'resumed epoch: 0, iter: 3' in resumed.stdout + resumed.stderr
     want_model, want_optim = _final_weights(work_dir)

@@ -1,5 +1,4 @@
 import csv
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,9 +11,9 @@ import numpy as np
 import pytest
 
 from mvitx.datasets.prior_store import BOX_TYPES, load_priors
+from tests.helpers import ROOT, load_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO, 'tools', 'data', 'extract_priors.py')
+TOOL = osp.join(ROOT, 'tools', 'data', 'extract_priors.py')
 MIM = osp.join(osp.dirname(mmpose.__file__), '.mim')
 # RTMPose's official person detector (mmdet RTMDet-nano, shipped by mmpose)
 DET = osp.join(MIM, 'demo', 'mmdetection_cfg',
@@ -25,14 +24,6 @@ POSE_WHOLEBODY = osp.join(MIM, 'configs', 'wholebody_2d_keypoint', 'rtmpose',
                           'coco-wholebody',
                           'rtmpose-m_8xb64-270e_coco-wholebody-256x192.py')
 H, W, FRAMES = 48, 64, 6
-
-
-def load_tool(name):
-    path = osp.join(REPO, 'tools', 'data', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_video(path):
@@ -49,7 +40,7 @@ def videos(tmp_path):
     """Four of the demo generator's Kinetics videos (8 frames at 8 fps) in
     the official CSV form, plus a corrupt video listed in it."""
     root = tmp_path / 'kinetics'
-    load_tool('make_demo_data').make_kinetics(
+    load_tool('tools/data/make_demo_data.py').make_kinetics(
         str(root), 0, dict(train_videos=1, val_videos=0), 64, 8)
     (root / 'videos_train' / 'corrupt_000000_000002.mp4').write_bytes(
         b'\x00\x00\x00\x18ftypmp42' * 40)
@@ -73,7 +64,7 @@ def tool_args(video_list, out_dir, *extra, pose=POSE_BODY):
 def run_tool(*args, **kwargs):
     """Runs the tool in a fresh process, as a user would."""
     return subprocess.run([sys.executable, TOOL, *tool_args(*args, **kwargs)],
-                          cwd=REPO,
+                          cwd=ROOT,
                           capture_output=True,
                           text=True,
                           timeout=600)
@@ -163,7 +154,7 @@ def test_shards_skip_and_failures(videos, tmp_path, capsys):
     # a second run skips finished videos and retries only the failed one
     mtimes = {s: os.stat(out / f'{s}.npz').st_mtime_ns for s in stems}
     # (in this process: no model is built, so this is quick)
-    tool = load_tool('extract_priors')
+    tool = load_tool('tools/data/extract_priors.py')
     assert tool.main(tool_args(video_list, out, '--video-root',
                                str(root))) == 1
     assert 'shard 0of1: 0 extracted, 4 skipped, 1 failed' in \
@@ -212,7 +203,7 @@ def test_wholebody_derives_hand_and_face_boxes(tmp_path):
 
 
 def test_video_lists_and_sampling(tmp_path):
-    tool = load_tool('extract_priors')
+    tool = load_tool('tools/data/extract_priors.py')
     csv_file = tmp_path / 'train.csv'
     csv_file.write_text('label,youtube_id,time_start,time_end,split\n'
                         'abseiling,abc,5,15,train\n'

@@ -3,7 +3,6 @@ ImageNet/Kinetics formats, with exact priors that match the drawn pixels and
 class semantics that the priors confirm."""
 import csv
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -15,23 +14,15 @@ import cv2
 import decord
 import numpy as np
 import pytest
+from mmengine.config import Config
 
 from mvitx.datasets.prior_store import load_priors
 from mvitx.registry import DATASETS
 from mvitx.utils import register_all_modules
+from tests.helpers import ROOT, load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(ROOT, 'tools', 'data', 'make_demo_data.py')
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('make_demo_data', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = _load_tool()
+demo = load_tool('tools/data/make_demo_data.py')
 
 
 def tree_hashes(root):
@@ -64,21 +55,26 @@ def test_same_seed_same_bytes_and_seeds_differ(tiny, tmp_path):
     subprocess.run([sys.executable] + command, check=True, cwd=str(tmp_path))
     reference = tree_hashes(tiny)
     assert tree_hashes(cli_out) == reference
-    # jpg + mp4 + npz per item, plus the 8 annotation files.
+    # jpg + mp4 + npz per item, plus the 8 annotation files; per AVA movie
+    # an mp4, its JPEG frames and an npz, plus 6 annotation files.
     counts = demo.SCALES['tiny']
     num_images = len(demo.SHAPES) * (
         counts['train_images'] + counts['val_images'])
     num_videos = len(demo.VIDEO_CLASSES) * (
         counts['train_videos'] + counts['val_videos'])
-    assert len(reference) == num_images + 2 * num_videos + 8
+    num_movies = counts['train_movies'] + counts['val_movies']
+    movie_files = 2 + counts['movie_seconds'] * demo.AVA_FPS
+    assert len(reference) == (
+        num_images + 2 * num_videos + 8 + num_movies * movie_files + 6)
 
     other_out = str(tmp_path / 'seed1')
     demo.make_demo_data(other_out, seed=1, scale='tiny')
     other = tree_hashes(other_out)
-    media = [k for k in reference if k.endswith('.JPEG')]
+    media = [k for k in reference if k.endswith(('.JPEG', '.jpg'))]
     assert all(other[k] != reference[k] for k in media)
     # Kinetics file names carry random ids, so they differ as a whole.
-    assert not {k for k in other if k.endswith('.mp4')} & set(reference)
+    kinetics = {k for k in other if k.startswith('kinetics/videos')}
+    assert kinetics and not kinetics & set(reference)
 
 
 def test_imagenet_layout(tiny):
@@ -352,3 +348,39 @@ def test_videos_and_priors_load_through_video_dataset(tiny):
         for t in range(8):
             inside = box_mask(sample['prior_bboxes'][t, 1], 64)
             assert matched[t][inside].sum() >= 0.8 * matched[t].sum() > 0
+
+
+def test_ava_part_loads_through_ava_dataset(tiny):
+    """The AVA part, read with the demo AVA config's dataset settings from
+    frames and from the mp4 files: every keyframe but the excluded one, the
+    actors' labels and a prior file per movie."""
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'ava', 'mvit_xs_demo_ava.py'))
+    root = osp.join(tiny, 'ava')
+    counts = demo.SCALES['tiny']
+    keyframes = counts['movie_seconds'] - 1  # whole seconds 1 .. S - 1
+    evaluated = [cid for cid, _, on in demo.AVA_ACTIONS if on]
+    for split in ('train', 'val'):
+        dataset_cfg = cfg[f'{split}_dataloader'].dataset
+        dataset_cfg.update(data_root=root, pipeline=[], prior_prefix='priors')
+        frames = _build_dataset(**dataset_cfg)
+        videos = _build_dataset(
+            **dict(dataset_cfg, data_prefix=dict(video='videos')))
+        expected = counts[f'{split}_movies'] * keyframes - (split == 'val')
+        assert len(frames) == len(videos) == expected
+        assert frames.metainfo['label_ids'] == tuple(evaluated)
+        for index in range(len(frames)):
+            info, video_info = frames[index], videos[index]
+            assert info[
+                'total_frames'] == demo.AVA_FPS * counts['movie_seconds']
+            assert osp.isfile(video_info['filename'])
+            assert osp.isfile(info['prior_file'])
+            np.testing.assert_array_equal(info['gt_bboxes_norm'],
+                                          video_info['gt_bboxes_norm'])
+            assert 2 <= len(np.unique(info['entity_ids'])) <= 3
+            assert info['gt_labels'].shape[1] == len(demo.AVA_ACTIONS)
+            assert (info['gt_labels'].sum(1) >= 1).all()
+        if split == 'val':
+            keys = {(i['video_id'], i['timestamp'])
+                    for i in map(frames.get_data_info, range(len(frames)))}
+            assert ('val00', keyframes) not in keys

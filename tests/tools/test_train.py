@@ -1,25 +1,17 @@
 """``tools/train.py`` writes its command-line options into the config."""
-import importlib.util
 import os.path as osp
 import sys
 
 import pytest
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import ROOT, load_tool
+
 CONFIG = osp.join(ROOT, 'configs', 'cotrain', 'mvit_xs_demo.py')
 
 
-def _train_tool():
-    spec = importlib.util.spec_from_file_location(
-        'train_tool', osp.join(ROOT, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _merged(monkeypatch, *argv, config=CONFIG):
-    tool = _train_tool()
+    tool = load_tool('tools/train.py')
     monkeypatch.setattr(sys, 'argv', ['train.py', config, *argv])
     args = tool.parse_args()
     return tool.merge_args(Config.fromfile(config), args)

@@ -1,6 +1,3 @@
-import importlib.util
-import os.path as osp
-
 import cv2
 import decord
 import numpy as np
@@ -9,16 +6,7 @@ from mvitx.datasets.prior_store import (BOX_TYPES, align_priors, load_priors,
                                         save_priors)
 from mvitx.visualization import draw_priors
 from mvitx.visualization.draw import TYPE_COLORS
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_module(path):
-    spec = importlib.util.spec_from_file_location(
-        osp.basename(path)[:-3], osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_tool
 
 
 def border_fraction(image, box, color):
@@ -33,12 +21,12 @@ def border_fraction(image, box, color):
 
 def test_grid_and_video_of_demo_priors(tmp_path, capsys):
     root = tmp_path / 'kinetics'
-    load_module('tools/data/make_demo_data.py').make_kinetics(
+    load_tool('tools/data/make_demo_data.py').make_kinetics(
         str(root), 0, dict(train_videos=1, val_videos=0), 64, 12)
     stem = sorted(p.stem for p in (root / 'videos_train').iterdir())[0]
     video = str(root / 'videos_train' / f'{stem}.mp4')
     prior_file = str(root / 'priors' / f'{stem}.npz')
-    tool = load_module('tools/visualize_priors.py')
+    tool = load_tool('tools/visualize_priors.py')
     out = tmp_path / 'vis'
     assert tool.main([video, prior_file, '--out-dir', str(out)]) == 0
     assert 'wrote' in capsys.readouterr().out
@@ -63,7 +51,7 @@ def test_grid_and_video_of_demo_priors(tmp_path, capsys):
 
 
 def test_frames_without_priors_are_marked(tmp_path):
-    tool = load_module('tools/visualize_priors.py')
+    tool = load_tool('tools/visualize_priors.py')
     video = str(tmp_path / 'gray.mp4')
     writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 10,
                              (32, 32))

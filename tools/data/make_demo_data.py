@@ -1,25 +1,29 @@
-"""Generates the built-in demo dataset in the real ImageNet and Kinetics
-formats: ``python tools/data/make_demo_data.py --out data/demo``.
+"""Generates the built-in demo dataset in the real ImageNet, Kinetics and
+AVA formats: ``python tools/data/make_demo_data.py --out data/demo``.
 
 Images are shapes (the object classes); videos need the object *and* its
 motion: which shape slides, whether an object rises or falls (the same frames
 in reverse order), and whether a small "hand" next to the object opens,
 closes, turns up or turns down. Every video comes with its exact
 object/hand/person boxes and keypoints as a prior file
-(:mod:`mvitx.datasets.prior_store`). See ``docs/demo_data.md``.
+(:mod:`mvitx.datasets.prior_store`). The AVA part (:func:`make_ava`) is a
+few "movies" of several actors with multi-label actions, two of them small
+details. See ``docs/demo_data.md`` and ``docs/ava.md``.
 
 Output is deterministic: the same ``--seed`` and settings give the same
 bytes, because every item draws from its own generator seeded by
-``(seed, image or video, split, class, index)`` and the encoders (JPEG at
-fixed quality, OpenCV's ``mp4v``) are deterministic.
+``(seed, image or video, split, class, index)`` (AVA movies by ``(seed,
+split, movie)``) and the encoders (JPEG at fixed quality, OpenCV's
+``mp4v``) are deterministic.
 """
 import argparse
 import csv
 import json
 import os
 import os.path as osp
+import pickle
 import time
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -88,8 +92,23 @@ HOLD_OPENNESS = 0.5
 #: Items per class of each ``--scale``.
 SCALES = {
     'small':
-    dict(train_images=100, val_images=20, train_videos=24, val_videos=8),
-    'tiny': dict(train_images=2, val_images=1, train_videos=1, val_videos=1),
+    dict(
+        train_images=100,
+        val_images=20,
+        train_videos=24,
+        val_videos=8,
+        train_movies=6,
+        val_movies=2,
+        movie_seconds=8),
+    'tiny':
+    dict(
+        train_images=2,
+        val_images=1,
+        train_videos=1,
+        val_videos=1,
+        train_movies=2,
+        val_movies=1,
+        movie_seconds=4),
 }
 SPLITS = ('train', 'val')
 JPEG_QUALITY = 90
@@ -445,10 +464,10 @@ def write_jpeg(path: str, image: np.ndarray) -> None:
         raise OSError(f'cannot write {path}')
 
 
-def write_mp4(path: str, frames: np.ndarray) -> None:
-    """Writes (T, H, W, 3) RGB frames as an ``mp4v`` mp4 at :data:`FPS`."""
+def write_mp4(path: str, frames: np.ndarray, fps: int = FPS) -> None:
+    """Writes (T, H, W, 3) RGB frames as an ``mp4v`` mp4."""
     height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), FPS,
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps,
                              (width, height))
     if not writer.isOpened():
         raise OSError(f'cannot open a video writer for {path}')
@@ -560,14 +579,233 @@ def make_kinetics(root: str, seed: int, counts: dict, size: int,
         f.writelines(f'{name}\n' for name, *_ in VIDEO_CLASSES)
 
 
+#: AVA actions ``(id, name, evaluated)``; ``crouch`` is not evaluated, as
+#: 20 of AVA's 80 classes are not.
+AVA_ACTIONS = (
+    (1, 'stand', True),
+    (2, 'walk', True),
+    (3, 'wave', True),
+    (4, 'hold object', True),
+    (5, 'crouch', False),
+    (6, 'phone', True),
+)
+AVA_FPS = 10
+AVA_SIZE = (96, 64)  # (W, H)
+#: Actor body width, height and crouching height in pixels.
+BODY_W, BODY_H, CROUCH_H = 12, 30, 20
+
+
+def actor_states(rng: np.random.Generator, seconds: int) -> List[dict]:
+    """Per second, one actor's actions: ``walk`` (else stand), ``wave``,
+    ``hold``, ``crouch``, ``phone`` and the walking velocity."""
+    states = []
+    for _ in range(seconds):
+        states.append(
+            dict(
+                walk=rng.random() < 0.5,
+                wave=rng.random() < 0.35,
+                hold=rng.random() < 0.35,
+                crouch=rng.random() < 0.25,
+                phone=rng.random() < 0.08,
+                vx=float(rng.choice([-1.5, 1.5]))))
+    return states
+
+
+def render_movie(rng: np.random.Generator, seconds: int,
+                 num_actors: int) -> tuple:
+    """Frames ``(F, H, W, 3)`` RGB, per keyframe second ``1 .. seconds -
+    1`` the actors' ``(box, labels)``, and per frame the prior boxes
+    ``[(type, x1, y1, x2, y2)]`` in pixels."""
+    w, h = AVA_SIZE
+    num_frames = seconds * AVA_FPS
+    bg = rng.integers(40, 90, (h // 8, w // 8, 3)).astype(np.uint8)
+    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_NEAREST)
+    actors = []
+    for i in range(num_actors):
+        actors.append(
+            dict(
+                x=float(8 + i * (w - 24) / max(num_actors - 1, 1)),
+                shade=int(rng.integers(140, 200)),
+                states=actor_states(rng, seconds + 1)))
+    frames = np.repeat(bg[None], num_frames, 0).copy()
+    keyframes = {t: [] for t in range(1, seconds)}
+    priors = [[] for _ in range(num_frames)]
+    for f in range(num_frames):
+        # The state of second t covers [t - 0.5, t + 0.5).
+        sec = int(np.floor(f / AVA_FPS + 0.5))
+        for actor in actors:
+            st = actor['states'][sec]
+            if st['walk']:
+                actor['x'] += st['vx']
+                if not 2 <= actor['x'] <= w - BODY_W - 2:
+                    st['vx'] = -st['vx']
+                    actor['x'] = float(np.clip(actor['x'], 2, w - BODY_W - 2))
+            x1 = int(round(actor['x']))
+            body_h = CROUCH_H if st['crouch'] else BODY_H
+            y2 = h - 6
+            y1 = y2 - body_h
+            img = frames[f]
+            img[y1:y2, x1:x1 + BODY_W] = actor['shade']
+            img[y1:y1 + 6, x1 + 3:x1 + BODY_W - 3] = 220  # head
+            boxes = priors[f]
+            boxes.append(('person', x1, y1 - 8, x1 + BODY_W + 4, y2))
+            boxes.append(('face', x1 + 1, y1, x1 + BODY_W - 3, y1 + 6))
+            if st['wave']:
+                dy = int(3 * np.sin(2 * np.pi * f / 4))
+                img[y1 - 7 + dy:y1 - 3 + dy, x1 + BODY_W - 3:x1 + BODY_W] = 255
+                boxes.append(('hand', x1 + BODY_W - 3, y1 - 7 + dy,
+                              x1 + BODY_W, y1 - 3 + dy))
+            if st['hold']:
+                img[y1 + 12:y1 + 17,
+                    x1 + BODY_W:x1 + BODY_W + 4] = (230, 30, 30)
+                boxes.append(
+                    ('object', x1 + BODY_W, y1 + 12, x1 + BODY_W + 4, y1 + 17))
+            if st['phone']:
+                img[y1 + 1:y1 + 5, x1 + 1:x1 + 3] = 15
+            if f % AVA_FPS == 0 and sec in keyframes:
+                box = (x1 / w, (y1 - 8) / h, min(x1 + BODY_W + 4, w) / w,
+                       y2 / h)
+                labels = [2 if st['walk'] else 1]
+                labels += [
+                    a for a, on in ((3, st['wave']), (4, st['hold']),
+                                    (5, st['crouch']), (6, st['phone'])) if on
+                ]
+                keyframes[sec].append((box, labels))
+    return frames, keyframes, priors
+
+
+def write_movie_priors(path: str, priors: list) -> None:
+    """Saves a movie's per-frame prior boxes (score 1, no keypoints)."""
+    num, slots = len(priors), max(len(p) for p in priors)
+    boxes = np.zeros((num, slots, 4), np.float32)
+    types = np.full((num, slots), -1, np.int8)
+    for f, frame in enumerate(priors):
+        for m, (kind, *box) in enumerate(frame):
+            boxes[f, m] = box
+            types[f, m] = BOX_TYPES[kind]
+    save_priors(
+        path,
+        frame_inds=np.arange(num),
+        timestamps=np.arange(num) / AVA_FPS,
+        boxes=boxes,
+        box_scores=(types >= 0).astype(np.float32),
+        box_types=types,
+        keypoints=np.zeros((num, 0, 17, 3), np.float32),
+        keypoint_layout='coco',
+        video_size=(AVA_SIZE[1], AVA_SIZE[0]),
+        meta='{"generator": "tools/data/make_demo_data.py"}')
+
+
+def write_movie(frames: np.ndarray, video: str, frame_dir: str) -> None:
+    """Writes the mp4 and its decoded frames as JPEGs (numbered from 1), as
+    AVA users extract them."""
+    write_mp4(video, frames, AVA_FPS)
+    os.makedirs(frame_dir, exist_ok=True)
+    cap = cv2.VideoCapture(video)
+    index = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        index += 1
+        cv2.imwrite(
+            osp.join(frame_dir, f'img_{index:05d}.jpg'), frame,
+            [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cap.release()
+    if index != len(frames):
+        raise RuntimeError(f'{video}: decoded {index} of {len(frames)} '
+                           'frames')
+
+
+def proposals_for(rng: np.random.Generator, actors: list) -> np.ndarray:
+    """Jittered actor boxes with high scores and one low-scored false box."""
+    out = []
+    for box, _ in actors:
+        jitter = rng.normal(0, 0.015, 4)
+        b = np.clip(np.array(box) + jitter, 0, 1)
+        out.append([*b, rng.uniform(0.8, 1.0)])
+    x = rng.uniform(0, 0.7)
+    out.append([x, 0.1, x + 0.2, 0.5, rng.uniform(0.05, 0.5)])
+    return np.array(out, np.float32)
+
+
+def make_ava(root: str, seed: int, counts: dict) -> None:
+    """Writes a small AVA-format set (formats in ``docs/ava.md``)::
+
+        root/videos/{video_id}.mp4            mp4v at AVA_FPS
+        root/frames/{video_id}/img_00001.jpg  the decoded frames
+        root/annotations/ava_{train,val}_demo.csv
+        root/annotations/ava_val_excluded_timestamps_demo.csv
+        root/annotations/ava_action_list_demo.pbtxt  (5 of 6 evaluated)
+        root/annotations/ava_dense_proposals_{train,val}_demo.pkl
+        root/priors/{video_id}.npz            person/face/hand/object boxes
+
+    Each movie shows 2-3 actors who, around every keyframe (one per second,
+    movie time 0 = frame 0), stand or walk, may wave (a small hand moving
+    up and down), hold an object, crouch or (rarely) be on the phone (a
+    small dark square at the head): several actors, multi-label actions,
+    small details and a long tail. Proposals are the actor boxes jittered,
+    with scores in [0.8, 1], plus a low-scored false box. The last
+    keyframe of the first validation movie is excluded.
+
+    Args:
+        root (str): Output folder.
+        seed (int): Random seed.
+        counts (dict): ``train_movies``, ``val_movies`` and
+            ``movie_seconds`` (see :data:`SCALES`).
+    """
+    ann_dir = osp.join(root, 'annotations')
+    os.makedirs(ann_dir, exist_ok=True)
+    os.makedirs(osp.join(root, 'videos'), exist_ok=True)
+    with open(osp.join(ann_dir, 'ava_action_list_demo.pbtxt'), 'w') as f:
+        for cid, name, evaluated in AVA_ACTIONS:
+            if evaluated:
+                f.write(f'item {{\n  name: "{name}"\n  id: {cid}\n}}\n')
+    seconds = counts['movie_seconds']
+    for split_index, split in enumerate(SPLITS):
+        rows, proposals = [], {}
+        for m in range(counts[f'{split}_movies']):
+            rng = np.random.default_rng([seed, split_index, m])
+            video_id = f'{split}{m:02d}'
+            frames, keyframes, priors = render_movie(rng, seconds,
+                                                     int(rng.integers(2, 4)))
+            write_movie_priors(
+                osp.join(root, 'priors', f'{video_id}.npz'), priors)
+            write_movie(frames, osp.join(root, 'videos', f'{video_id}.mp4'),
+                        osp.join(root, 'frames', video_id))
+            for ts, actors in keyframes.items():
+                for pid, (box, labels) in enumerate(actors):
+                    for label in labels:
+                        rows.append(f'{video_id},{ts:04d},{box[0]:.3f},'
+                                    f'{box[1]:.3f},{box[2]:.3f},'
+                                    f'{box[3]:.3f},{label},{pid}\n')
+                proposals[f'{video_id},{ts:04d}'] = proposals_for(rng, actors)
+        if split == 'val':
+            # Excluded keyframes have no annotations, as in the official
+            # files.
+            excluded = f'val00,{seconds - 1:04d}'
+            rows = [r for r in rows if not r.startswith(excluded + ',')]
+            with open(
+                    osp.join(ann_dir, 'ava_val_excluded_timestamps_demo.csv'),
+                    'w') as f:
+                f.write(excluded + '\n')
+        with open(osp.join(ann_dir, f'ava_{split}_demo.csv'), 'w') as f:
+            f.writelines(rows)
+        with open(
+                osp.join(ann_dir, f'ava_dense_proposals_{split}_demo.pkl'),
+                'wb') as f:
+            pickle.dump(proposals, f)
+
+
 def make_demo_data(out: str,
                    seed: int = 0,
                    scale: str = 'small',
                    image_size: int = 64,
                    video_size: int = 64,
                    num_frames: int = 16) -> None:
-    """Writes the whole demo dataset under ``out`` (``imagenet/`` and
-    ``kinetics/``); see :func:`make_imagenet` and :func:`make_kinetics`.
+    """Writes the whole demo dataset under ``out`` (``imagenet/``,
+    ``kinetics/`` and ``ava/``); see :func:`make_imagenet`,
+    :func:`make_kinetics` and :func:`make_ava`.
 
     Args:
         out (str): Output folder.
@@ -581,11 +819,12 @@ def make_demo_data(out: str,
     make_imagenet(osp.join(out, 'imagenet'), seed, counts, image_size)
     make_kinetics(
         osp.join(out, 'kinetics'), seed, counts, video_size, num_frames)
+    make_ava(osp.join(out, 'ava'), seed, counts)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Generate the demo dataset (ImageNet and Kinetics '
+        description='Generate the demo dataset (ImageNet, Kinetics and AVA '
         'formats, with exact priors)')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--seed', type=int, default=0, help='random seed')

@@ -1,4 +1,3 @@
-import importlib.util
 import os
 import os.path as osp
 
@@ -11,11 +10,9 @@ from mvitx.datasets.prior_store import (KEYPOINT_LAYOUTS, load_priors,
                                         save_priors)
 from mvitx.datasets.transforms import LoadPriors, SelectActorPriors
 from mvitx.utils import register_all_modules
+from tests.helpers import load_tool
 
 register_all_modules()
-
-REPO = osp.dirname(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 H, W, NUM_FRAMES, SIDE = 48, 64, 20, 12
 
@@ -98,21 +95,12 @@ def test_aligns_nearest_stored_frame_and_rescales(tmp_path):
     assert results['keypoint_flip_pairs'] == [(0, 1)]
 
 
-def load_demo_generator():
-    spec = importlib.util.spec_from_file_location(
-        'make_demo_data', osp.join(REPO, 'tools', 'data', 'make_demo_data.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def demo_kinetics(tmp_path_factory):
     """The demo generator's videos (one per class) and exact priors."""
     root = str(tmp_path_factory.mktemp('demo'))
-    load_demo_generator().make_kinetics(root, 0,
-                                        dict(train_videos=1, val_videos=0), 64,
-                                        12)
+    load_tool('tools/data/make_demo_data.py').make_kinetics(
+        root, 0, dict(train_videos=1, val_videos=0), 64, 12)
     videos = sorted(os.listdir(osp.join(root, 'videos_train')))
     assert len(videos) >= 8
     return [(osp.join(root, 'videos_train',

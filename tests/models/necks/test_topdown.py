@@ -1,10 +1,5 @@
-import importlib.util
 import itertools
-import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -22,9 +17,7 @@ from mvitx.registry import DATASETS, MODELS
 from mvitx.structures import ActionDataSample
 from mvitx.utils import register_all_modules
 from mvitx.utils.checkpoint import load_checkpoint_file
-
-ROOT = osp.dirname(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from tests.helpers import ROOT, dist_train, load_tool
 
 PRIORITY = torch.tensor([0., 3., 2., 1., 3.])
 
@@ -454,14 +447,11 @@ def test_demo_config_pipeline_priors_select_hand_tokens(tmp_path):
     """Real demo clips and prior files through the demo config's pipeline
     and preprocessor: the selected tokens cover the packed hand boxes."""
     register_all_modules()
-    root = ROOT
-    spec = importlib.util.spec_from_file_location(
-        'make_demo_data', osp.join(root, 'tools', 'data', 'make_demo_data.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
-    demo.make_demo_data(str(tmp_path), seed=0, scale='tiny')
+    demo = load_tool('tools/data/make_demo_data.py')
+    demo.make_kinetics(
+        str(tmp_path / 'kinetics'), 0, demo.SCALES['tiny'], 64, 16)
     cfg = Config.fromfile(
-        osp.join(root, 'configs', 'topdown', 'mvit_xs_demo_topdown.py'))
+        osp.join(ROOT, 'configs', 'topdown', 'mvit_xs_demo_topdown.py'))
     dataset_cfg = cfg.train_dataloader.dataset.datasets.demo_vid
     dataset_cfg.data_root = str(tmp_path / 'kinetics')
     dataset = DATASETS.build(dataset_cfg)
@@ -541,23 +531,8 @@ def test_two_process_cpu_training(tmp_path):
     gradient for every parameter and log the same loss keys."""
     config = tmp_path / 'toy_topdown.py'
     config.write_text(DIST_CONFIG.format(root=ROOT))
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(port))
-    env.pop('CUDA_VISIBLE_DEVICES', None)
-    proc = subprocess.run([
-        'bash', f'{ROOT}/tools/dist_train.sh',
-        str(config), '2', '--work-dir',
-        str(tmp_path)
-    ],
-                          cwd=ROOT,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+    proc = dist_train(config, tmp_path)
     log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
     assert 'Distributed training: True' in log
     assert log.count('loss_topdown_attn: ') >= 6
     state = load_checkpoint_file(str(tmp_path / 'iter_6.pth'))['state_dict']

@@ -1,0 +1,50 @@
+"""What several test modules need: the repository root, tool scripts as
+modules, and two-process CPU training runs."""
+import importlib.util
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+from types import ModuleType
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool(path: str) -> ModuleType:
+    """Imports the script at ``path`` (relative to the repository root, e.g.
+    ``'tools/data/make_demo_data.py'``) as a module."""
+    name = osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def dist_train(config: str,
+               work_dir: str,
+               *args: str,
+               check: bool = True) -> subprocess.CompletedProcess:
+    """Runs ``tools/dist_train.sh config 2`` (two CPU processes, gloo) with
+    ``--work-dir work_dir`` and ``args``; with ``check`` asserts it
+    succeeded, showing the end of its output otherwise."""
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS='1')
+    env.pop('CUDA_VISIBLE_DEVICES', None)
+    cmd = ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), str(config), '2']
+    cmd += ['--work-dir', str(work_dir), *args]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
