@@ -24,15 +24,16 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
     echo "[install] creating $VENV"
     rm -rf "$VENV"
     "$PYTHON" -m venv "$VENV"
-    pip_install -r "$REQ/build.txt"
-    pip_install -r "$REQ/torch.txt"
+    # Together, so torch's unpinned setuptools requirement cannot lift
+    # setuptools past 80 (mmengine and mmcv's setup.py need pkg_resources).
+    pip_install -r "$REQ/build.txt" -r "$REQ/torch.txt"
     if ls "$WHEELS"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
         pip_install --find-links "$WHEELS" -r "$REQ/mmcv.txt"
     else
         echo "[install] no mmcv wheel in $WHEELS: building mmcv from source"
         src=$(mktemp -d)
         "$VENV/bin/python" -m pip download -q --no-deps --no-binary :all: \
-            -d "$src" -r "$REQ/mmcv.txt"
+            --no-build-isolation -d "$src" -r "$REQ/mmcv.txt"
         tar xzf "$src"/mmcv-*.tar.gz -C "$src"
         sed -i 's/-std=c++1[47]/-std=c++20/g' "$src"/mmcv-*/setup.py
         MMCV_WITH_OPS=1 MAX_JOBS=$(nproc) pip_install --no-build-isolation \
