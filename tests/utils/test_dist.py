@@ -34,7 +34,7 @@ def test_setup_starts_gloo_and_drops_device_ids(monkeypatch):
         setup_distributed(Config(), 'slurm')
 
 
-def test_teardown_frees_a_ddp_model_in_reference_cycles(monkeypatch):
+def test_teardown_frees_a_ddp_model_in_reference_cycles():
     """A DDP model that only the garbage collector can free (as the
     Runner's) is gone before the group is destroyed, not left to
     interpreter shutdown."""
