@@ -89,6 +89,9 @@ OPTIM_WRAPPERS = Registry(
     'optim_wrapper',
     parent=MMENGINE_OPTIM_WRAPPERS,
     locations=['mvitx.engine'])
+#: Functions named in configs (the FSDP wrap policy).
+FUNCTIONS = Registry(
+    'function', parent=MMENGINE_FUNCTIONS, locations=['mvitx.engine'])
 
 # Registries mvitx adds nothing to. The Runner looks them up in the default
 # scope 'mvitx'; with no 'mvitx' child there, mmengine falls back to its root
@@ -105,4 +108,3 @@ VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS)
 WEIGHT_INITIALIZERS = Registry(
     'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS)
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR)
-FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS)

@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 from mvitx.registry import HOOKS
+from mvitx.utils import load_checkpoint_file
 from tests.helpers import ROOT, dist_train
 
 MAX_ITERS = 8
@@ -201,14 +202,10 @@ def test_mid_epoch_resume_equals_the_uninterrupted_run(run, tmp_path):
     assert 'Batch sampler seeks to step 3' in log
     # Steps 3 and 4 ran twice; every step saw the same sources both times.
     assert _sources(tmp_path, 0) == _sources(work_dir, 0)
-    want = torch.load(
-        osp.join(work_dir, f'iter_{MAX_ITERS}.pth'),
-        map_location='cpu',
-        weights_only=False)['state_dict']
-    got = torch.load(
-        osp.join(tmp_path, f'iter_{MAX_ITERS}.pth'),
-        map_location='cpu',
-        weights_only=False)['state_dict']
+    want = load_checkpoint_file(osp.join(
+        work_dir, f'iter_{MAX_ITERS}.pth'))['state_dict']
+    got = load_checkpoint_file(osp.join(tmp_path,
+                                        f'iter_{MAX_ITERS}.pth'))['state_dict']
     assert want.keys() == got.keys()
     for key in want:
         torch.testing.assert_close(got[key], want[key], rtol=0, atol=0)

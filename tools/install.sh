@@ -49,4 +49,18 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$STAMP"
 fi
 pip_install --no-deps --no-build-isolation -e "$ROOT"
+# torchcodec (the TorchCodecInit back-end, its tests, the data benchmark)
+# loads FFmpeg's shared libraries from the system: Debian's, when missing
+# (CI runs as root).
+if ! ldconfig -p | grep 'libavdevice\.so\.' >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "[install] installing FFmpeg's shared libraries (apt-get)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends ffmpeg
+    else
+        echo "[install] WARNING: no FFmpeg shared libraries: the torchcodec" \
+            "back-end will not load (Debian: apt-get install ffmpeg)"
+    fi
+fi
 echo "[install] ready: $VENV"

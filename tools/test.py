@@ -1,12 +1,12 @@
 """Evaluates a checkpoint: ``python tools/test.py CONFIG CHECKPOINT``."""
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mvitx.utils import (register_all_modules, setup_distributed,
+from mvitx.utils import (merge_cli_options, quiet_library_logs,
+                         register_all_modules, setup_distributed,
                          teardown_distributed)
 
 
@@ -14,14 +14,18 @@ def parse_args():
     parser = argparse.ArgumentParser(description='Test a mvitx model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where to save logs and results')
+    parser.add_argument(
+        '--work-dir',
+        help='where to save logs and results (a relative evaluator '
+        'out_file goes here too)')
     parser.add_argument(
         '--dump', help='dump the predictions to this pickle file')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override config settings, key=value')
+        help='override config settings, key=value; an unknown top-level key '
+        'or a non-number for a number is an error')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm'],
@@ -36,14 +40,9 @@ def parse_args():
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = merge_cli_options(
+        Config.fromfile(args.config), args.config, args.work_dir,
+        args.cfg_options)
     cfg.load_from = args.checkpoint
     if args.dump is not None:
         cfg.test_evaluator = [
@@ -53,6 +52,7 @@ def main():
         ]
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    quiet_library_logs(runner.logger)
     runner.test()
     del runner  # its DDP wrapper holds the process group
     teardown_distributed()

@@ -2,16 +2,18 @@
 
 Multi-process and multi-node runs go through ``tools/dist_train.sh`` (GPUs
 with NCCL, or CPUs with gloo) or ``tools/slurm_train.sh``.
+``--strategy fsdp`` (GPUs only) shards the model with FSDP through
+mmengine's ``FlexibleRunner`` (``mvitx.engine.runner.fsdp_strategy``).
 """
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-from mvitx.utils import (register_all_modules, setup_distributed,
-                         teardown_distributed)
+from mvitx.engine.runner import build_runner, fsdp_strategy
+from mvitx.utils import (find_resume_checkpoint, merge_cli_options,
+                         quiet_library_logs, register_all_modules,
+                         setup_distributed, teardown_distributed)
 
 
 def parse_args():
@@ -24,7 +26,7 @@ def parse_args():
         type=str,
         const='auto',
         help='resume from CKPT, or from the latest checkpoint in the work '
-        'dir when no CKPT is given')
+        'dir (the file named in its last_checkpoint) when no CKPT is given')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -35,11 +37,19 @@ def parse_args():
         help='scale the lr by (total batch size / auto_scale_lr.base_'
         'batch_size)')
     parser.add_argument(
+        '--strategy',
+        choices=['ddp', 'fsdp'],
+        default='ddp',
+        help='ddp: one full model per process (mmengine Runner); fsdp: '
+        'weights, gradients and optimiser state sharded over the processes '
+        '(mmengine FlexibleRunner; a `strategy` in the config is used too)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='override config settings, key=value (e.g. '
-        'train_cfg.max_iters=100 model.backbone.arch=small)')
+        'train_cfg.max_iters=100 model.backbone.arch=small); an unknown '
+        'top-level key or a non-number for a number is an error')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm'],
@@ -53,13 +63,7 @@ def parse_args():
 
 def merge_args(cfg: Config, args) -> Config:
     """Writes the command-line options into the config."""
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    merge_cli_options(cfg, args.config, args.work_dir, args.cfg_options)
     if args.amp:
         # bf16 autocast needs no loss scaling and runs on CPU too; a config
         # that already asks for mmengine's AmpOptimWrapper keeps it.
@@ -71,8 +75,10 @@ def merge_args(cfg: Config, args) -> Config:
                 f'--auto-scale-lr needs `auto_scale_lr = dict(enable=..., '
                 f'base_batch_size=...)` in {args.config}')
         cfg.auto_scale_lr.enable = True
+    if args.strategy == 'fsdp':
+        cfg.strategy = fsdp_strategy(cfg)
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume, cfg.load_from = True, find_resume_checkpoint(cfg)
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     return cfg
@@ -83,7 +89,8 @@ def main():
     register_all_modules(init_default_scope=False)
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
+    quiet_library_logs(runner.logger)
     runner.train()
     del runner  # its DDP wrapper holds the process group
     teardown_distributed()

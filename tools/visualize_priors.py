@@ -1,6 +1,7 @@
-"""Draws a video's structured priors (boxes by type, keypoints) over its
-frames: an image grid of a few sampled frames and an mp4 of every stored
-frame, to check priors by eye before spending GPU-days on them.
+"""Draws a video's structured priors (boxes by type, object classes and
+links, keypoints) over its frames: an image grid of a few sampled frames and
+an mp4 of every stored frame, to check priors by eye before spending
+GPU-days on them.
 
 Example::
 
@@ -16,7 +17,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from mvitx.datasets.prior_store import align_priors, load_priors
+from mvitx.datasets.prior_store import align_priors, load_priors, prior_meta
 from mvitx.visualization import draw_priors, make_grid
 
 
@@ -64,6 +65,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     grid_inds = stored[np.unique(pick.astype(int))]
     video_inds = stored[:args.max_video_frames]
     pairs = priors['keypoint_flip_pairs'].tolist()
+    # files written by tools/data/extract_priors.py name the detector's
+    # classes, which box_classes index
+    class_names = prior_meta(priors).get('det_classes')
     stem = osp.splitext(osp.basename(args.video))[0]
     os.makedirs(args.out_dir, exist_ok=True)
 
@@ -73,8 +77,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         aligned = align_priors(priors, frame_inds, 0, (height, width))
         scale = max(1., args.min_size / min(height, width))
         return [
-            draw_priors(frame, aligned, i, pairs, args.kpt_thr, scale)
-            for i, frame in enumerate(frames)
+            draw_priors(frame, aligned, i, pairs, args.kpt_thr, scale,
+                        class_names) for i, frame in enumerate(frames)
         ]
 
     grid = make_grid(render(grid_inds), args.cols)

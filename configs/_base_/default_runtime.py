@@ -6,7 +6,13 @@ default_scope = 'mvitx'
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=20, ignore_last=False),
+    # Validation metrics at their iteration (mmengine's default puts them at
+    # the epoch, 0 in iteration-based loops), so curves can be plotted.
+    logger=dict(
+        type='LoggerHook',
+        interval=20,
+        ignore_last=False,
+        log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # Keeps the last `max_keep_ckpts` and the best by the first metric of
     # the validation run (`save_best='auto'`); configs name their main one.

@@ -21,8 +21,6 @@ val_dataloader = dict(
             frame_interval=frame_interval), *_base_.test_pipeline[1:]
     ]))
 test_dataloader = val_dataloader
-val_evaluator = dict(out_file='work_dirs/mvit_b_k400_ava22/ava_detections.csv')
-test_evaluator = val_evaluator
 model = dict(
     backbone=dict(
         arch='base', drop_path_rate=0.3, init_cfg=dict(checkpoint=pretrained)))

@@ -8,7 +8,10 @@ train_dataloader = dict(
         prior_prefix='priors',
         pipeline=[
             _base_.train_dataloader.dataset.pipeline[0],
-            dict(type='LoadPriors', keypoint_layout='coco_wholebody'),
+            dict(
+                type='LoadPriors',
+                keypoint_layout='coco_wholebody',
+                on_missing='raise'),
             dict(type='SelectActorPriors'),
             *_base_.train_dataloader.dataset.pipeline[1:]
         ]))
@@ -17,14 +20,14 @@ val_dataloader = dict(
         prior_prefix='priors',
         pipeline=[
             _base_.val_dataloader.dataset.pipeline[0],
-            dict(type='LoadPriors', keypoint_layout='coco_wholebody'),
+            dict(
+                type='LoadPriors',
+                keypoint_layout='coco_wholebody',
+                on_missing='raise'),
             dict(type='SelectActorPriors'),
             *_base_.val_dataloader.dataset.pipeline[1:]
         ]))
 test_dataloader = val_dataloader
-val_evaluator = dict(
-    out_file='work_dirs/mvit_b_k400_ava22_topdown/ava_detections.csv')
-test_evaluator = val_evaluator
 model = dict(
     neck=dict(
         type='TopDownModulation',

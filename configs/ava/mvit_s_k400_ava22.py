@@ -76,7 +76,8 @@ val_evaluator = dict(
     train_ann_file=f'{ann_dir}/ava_train_v2.2.csv',
     # Head: >= 10000 training rows, tail: < 1000 (docs/ava.md).
     long_tail_thresholds=(1000, 10000),
-    out_file='work_dirs/mvit_s_k400_ava22/ava_detections.csv')
+    # in the work dir of the run (tools/train.py and tools/test.py)
+    out_file='ava_detections.csv')
 test_evaluator = val_evaluator
 
 model = dict(

@@ -67,7 +67,8 @@ val_evaluator = dict(
     # Training rows: stand 59, walk 53 (head), wave 45, hold 31 (middle),
     # phone 8 (tail).
     long_tail_thresholds=(20, 50),
-    out_file=f'{work_dir}/ava_detections.csv')
+    # in the work dir of the run (tools/train.py and tools/test.py)
+    out_file='ava_detections.csv')
 test_evaluator = val_evaluator
 
 model = dict(

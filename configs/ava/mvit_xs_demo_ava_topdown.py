@@ -8,7 +8,7 @@ _base_ = ['./mvit_xs_demo_ava.py']
 
 train_pipeline = [
     dict(type='LoadAVAClip', clip_len=8, frame_interval=1),
-    dict(type='LoadPriors', keypoint_layout='coco'),
+    dict(type='LoadPriors', keypoint_layout='coco', on_missing='raise'),
     dict(type='SelectActorPriors'),
     dict(type='Resize', scale=(96, 64)),
     dict(type='Flip', flip_ratio=0.5),
@@ -16,7 +16,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadAVAClip', clip_len=8, frame_interval=1),
-    dict(type='LoadPriors', keypoint_layout='coco'),
+    dict(type='LoadPriors', keypoint_layout='coco', on_missing='raise'),
     dict(type='SelectActorPriors'),
     dict(type='Resize', scale=(96, 64)),
     dict(type='PackActionInputs', meta_keys=_base_.meta_keys),
@@ -27,8 +27,6 @@ train_dataloader = dict(
 val_dataloader = dict(
     dataset=dict(prior_prefix='priors', pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(out_file=f'{work_dir}/ava_detections.csv')
-test_evaluator = val_evaluator
 
 # 'xs': blocks 0-1 at 4x16x24 tokens (32 channels), 2-3 at 4x8x12 (64).
 # Hand, head (face) and object boxes select up to 96 first-stage tokens.

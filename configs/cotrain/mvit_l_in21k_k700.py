@@ -9,8 +9,15 @@ _base_ = [
 ]
 
 in21k_train = dict(
-    _base_.in1k_train, source='in21k', data_root='data/imagenet21k')
-in21k_val = dict(_base_.in1k_val, source='in21k', data_root='data/imagenet21k')
+    _base_.in1k_train,
+    source='in21k',
+    data_root='data/imagenet21k',
+    num_classes=21843)
+in21k_val = dict(
+    _base_.in1k_val,
+    source='in21k',
+    data_root='data/imagenet21k',
+    num_classes=21843)
 k700_train = dict(
     _base_.k400_train, source='k700', data_root='data/kinetics700')
 k700_val = dict(_base_.k400_val, source='k700', data_root='data/kinetics700')
@@ -42,7 +49,9 @@ test_evaluator = val_evaluator
 
 model = dict(
     type='CoTrainRecognizer',
-    backbone=dict(type='MViT', arch='large', drop_path_rate=0.5),
+    # Activation checkpointing: the blocks' activations are recomputed in
+    # the backward pass instead of kept, so MViTv2-L clips fit in memory.
+    backbone=dict(type='MViT', arch='large', drop_path_rate=0.5, with_cp=True),
     heads=dict(
         in21k=dict(type='ClsHead', num_classes=21843, in_channels=1152),
         k700=dict(

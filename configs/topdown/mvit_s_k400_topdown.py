@@ -7,10 +7,13 @@
 _base_ = ['../_base_/default_runtime.py', '../cotrain/_base_/k400.py']
 
 k400_train_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='PyAVInit'),
     dict(type='SampleFrames', clip_len=16, frame_interval=4),
-    dict(type='DecordDecode'),
-    dict(type='LoadPriors', keypoint_layout='coco_wholebody'),
+    dict(type='PyAVDecode'),
+    dict(
+        type='LoadPriors',
+        keypoint_layout='coco_wholebody',
+        on_missing='raise'),
     dict(type='RandomResizedCrop'),
     dict(type='Resize', scale=(224, 224)),
     dict(type='Flip', flip_ratio=0.5),
@@ -20,15 +23,18 @@ k400_train_pipeline = [
 ]
 # ThreeCrop cannot carry boxes: 5 clips x 1 centre crop.
 k400_val_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='PyAVInit'),
     dict(
         type='SampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=5,
         test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='LoadPriors', keypoint_layout='coco_wholebody'),
+    dict(type='PyAVDecode'),
+    dict(
+        type='LoadPriors',
+        keypoint_layout='coco_wholebody',
+        on_missing='raise'),
     dict(type='Resize', scale=(-1, 224), keep_ratio=True),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackActionInputs'),

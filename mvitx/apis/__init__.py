@@ -1,1 +1,7 @@
+from .export import (EXPORT_FORMATS, ExportableRecognizer, export_recognizer,
+                     max_abs_difference, run_exported)
+from .inference import (Recognition, SourceInfo, inference_recognizer,
+                        init_model, topk_lines)
 from .priors import PriorExtractor  # noqa: F401
+from .temporal_sensitivity import (format_sensitivity, permuted_test_config,
+                                   temporal_sensitivity)

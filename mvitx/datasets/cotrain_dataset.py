@@ -1,10 +1,46 @@
 """Several datasets behind one index space, for image + video co-training."""
 import bisect
-from typing import Dict, List, Union
+import copy
+from typing import Dict, List, Optional, Union
 
+from mmengine.dataset import Compose
 from torch.utils.data import Dataset
 
 from mvitx.registry import DATASETS
+
+
+class RepeatAugPipeline:
+    """Runs the loading part of a pipeline once and the rest ``times``
+    times on copies of its output: one decode, ``times`` augmented views.
+
+    Args:
+        pipeline (Compose): The dataset's pipeline.
+        times (int): Views per sample.
+        after (str): Class name of the last loading transform (e.g.
+            ``'DecordDecode'``); the transforms after it run per view.
+
+    Returns from a call the list of ``times`` results, or None when a
+    transform drops the sample (mmengine then draws another).
+    """
+
+    def __init__(self, pipeline: Compose, times: int, after: str):
+        names = [type(t).__name__ for t in pipeline.transforms]
+        if after not in names:
+            raise ValueError(f'repeat_aug: no {after!r} in the pipeline '
+                             f'{names}')
+        cut = names.index(after) + 1
+        self.load = Compose(pipeline.transforms[:cut])
+        self.augment = Compose(pipeline.transforms[cut:])
+        self.times = times
+
+    def __call__(self, results: dict) -> Optional[List[dict]]:
+        results = self.load(results)
+        if results is None:
+            return None
+        views = [
+            self.augment(copy.deepcopy(results)) for _ in range(self.times)
+        ]
+        return None if any(v is None for v in views) else views
 
 
 @DATASETS.register_module()
@@ -24,6 +60,15 @@ class CoTrainDataset(Dataset):
             config, built with ``DATASETS``), e.g.
             ``dict(in1k=dict(type='ImageDataset', ...), k400=...)``. The
             order of the keys is the order of the index space.
+        repeat_aug (dict[str, dict], optional): Repeated augmentation per
+            source: ``dict(k400=dict(times=2, after='DecordDecode'))``
+            decodes a video once and yields ``times`` samples, each a
+            separate run of the transforms after ``after`` (crops, flips,
+            RandAugment...). An index of such a source gives a list of
+            ``times`` samples; :meth:`__getitems__` flattens a batch, and
+            ``CoTrainBatchSampler`` draws ``batch_size / times`` indices per
+            batch so an epoch still visits every video once. For training
+            sets. Defaults to None.
 
     Examples:
         >>> ds = CoTrainDataset(dict(a=list_ds_of_3, b=list_ds_of_2))
@@ -31,7 +76,9 @@ class CoTrainDataset(Dataset):
         range(3, 5)
     """
 
-    def __init__(self, datasets: Dict[str, Union[dict, Dataset]]):
+    def __init__(self,
+                 datasets: Dict[str, Union[dict, Dataset]],
+                 repeat_aug: Optional[Dict[str, dict]] = None):
         if not datasets:
             raise ValueError('CoTrainDataset needs at least one dataset')
         self.sources: List[str] = list(datasets)
@@ -39,6 +86,15 @@ class CoTrainDataset(Dataset):
             name: DATASETS.build(ds) if isinstance(ds, dict) else ds
             for name, ds in datasets.items()
         }
+        repeat_aug = repeat_aug or {}
+        unknown = set(repeat_aug) - set(self.sources)
+        if unknown:
+            raise KeyError(f'repeat_aug for unknown sources {sorted(unknown)}')
+        self._repeats = {name: 1 for name in self.sources}
+        for name, cfg in repeat_aug.items():
+            dataset = self.datasets[name]
+            dataset.pipeline = RepeatAugPipeline(dataset.pipeline, **cfg)
+            self._repeats[name] = dataset.pipeline.times
         self.offsets: List[int] = []
         total = 0
         for name in self.sources:
@@ -68,6 +124,10 @@ class CoTrainDataset(Dataset):
         return range(self.offsets[i],
                      self.offsets[i] + len(self.datasets[source]))
 
+    def repeats(self, source: str) -> int:
+        """Samples one index of ``source`` yields (``repeat_aug`` times)."""
+        return self._repeats[source]
+
     def __len__(self) -> int:
         return self._length
 
@@ -77,3 +137,12 @@ class CoTrainDataset(Dataset):
         i = bisect.bisect_right(self.offsets, idx) - 1
         source = self.sources[i]
         return self.datasets[source][idx - self.offsets[i]]
+
+    def __getitems__(self, indices: List[int]) -> list:
+        """The samples of a batch of indices, the views of a repeated
+        sample in a row (the DataLoader calls this, then collates)."""
+        batch = []
+        for idx in indices:
+            sample = self[idx]
+            batch += sample if isinstance(sample, list) else [sample]
+        return batch

@@ -21,14 +21,17 @@ Examples:
 import json
 import os
 import os.path as osp
+import re
 import zipfile
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-#: Box type ids stored in ``box_types``; ``PAD_TYPE`` marks empty slots.
-BOX_TYPES = {'person': 0, 'hand': 1, 'face': 2, 'object': 3}
-PAD_TYPE = -1
+from mvitx.structures.region_types import BOX_TYPES, HAND, PAD_TYPE, PERSON
+
+#: The hidden, per-process name :func:`save_priors` writes ``<name>`` under
+#: before renaming it (a killed process leaves it behind).
+TEMP_NAME = re.compile(r'^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$')
 
 
 class KeypointLayout(NamedTuple):
@@ -85,6 +88,27 @@ KEYPOINT_LAYOUTS: Dict[str, KeypointLayout] = {
         num_keypoints=0, flip_pairs=(), hand_groups=(), face_group=()),
 }
 
+#: Known layouts of ``keypoints3d``: Human3.6M's 17 joints (root, right
+#: hip/knee/foot, left hip/knee/foot, spine, thorax, neck base, head, left
+#: shoulder/elbow/wrist, right shoulder/elbow/wrist), mmpose's pose lifters.
+KEYPOINT3D_LAYOUTS: Dict[str, KeypointLayout] = {
+    'h36m':
+    KeypointLayout(
+        num_keypoints=17,
+        flip_pairs=((1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16)),
+        hand_groups=(),
+        face_group=()),
+}
+
+#: The version :func:`save_priors` writes. 1: the first format (no
+#: ``format_version`` field); 2: adds ``format_version``, ``box_classes``,
+#: ``box_links`` and the optional ``keypoints3d``/``keypoints3d_layout``.
+#: Files of every version up to this one load; fields a file's version
+#: lacks get their defaults.
+FORMAT_VERSION = 2
+#: Box types an object box may be linked to (``box_links``).
+LINK_TYPES = (PERSON, HAND)
+
 #: Fields every prior file has, with their dtypes.
 REQUIRED_FIELDS = {
     'frame_inds': np.int64,
@@ -96,10 +120,17 @@ REQUIRED_FIELDS = {
     'keypoint_layout': str,
     'video_size': np.int64,
 }
-#: Optional fields and their dtypes (defaults are filled in on load).
+#: Optional fields and their dtypes. Defaults are filled in on load,
+#: except for ``keypoints3d``/``keypoints3d_layout``, which stay absent
+#: when a file has no 3D poses.
 OPTIONAL_FIELDS = {
+    'format_version': np.int64,
     'box_person': np.int64,
+    'box_classes': np.int64,
+    'box_links': np.int64,
     'keypoint_flip_pairs': np.int64,
+    'keypoints3d': np.float32,
+    'keypoints3d_layout': str,
     'meta': str,
 }
 
@@ -118,6 +149,53 @@ class PriorFileError(ValueError):
         self.reason = reason
 
 
+def _check_finite(path: str, key: str, array: np.ndarray) -> None:
+    """Raises naming the first NaN/inf entry of ``array``."""
+    bad = np.argwhere(~np.isfinite(array))
+    if len(bad):
+        index = bad[0].tolist()
+        raise PriorFileError(
+            path, f'{key}{index} is {array[tuple(index)]}; {key} must be '
+            'finite (a missing detection or keypoint is an empty slot: '
+            'score 0, box type -1)')
+
+
+def _check_links(path: str, links: np.ndarray, types: np.ndarray) -> None:
+    """Raises unless every ``box_links`` entry ``(F, M)`` is -1 or the slot
+    of a person or hand box of the same frame other than its own."""
+    frame, slot = np.nonzero(links != -1)
+    target = links[frame, slot]
+    bad = (target < 0) | (target >= links.shape[1]) | (target == slot)
+    bad[~bad] = ~np.isin(types[frame[~bad], target[~bad]], LINK_TYPES)
+    if bad.any():
+        f, m = frame[bad][0], slot[bad][0]
+        raise PriorFileError(
+            path, f'box_links[{f}, {m}] is {links[f, m]}; a link is -1 or '
+            'the slot of a person or hand box of the same frame')
+
+
+def _check_keypoints3d(path: str, out: dict) -> None:
+    """Checks ``keypoints3d`` ``(F, P, K3, 4)`` against ``keypoints`` and
+    ``keypoints3d_layout`` (both present or both absent)."""
+    if ('keypoints3d' in out) != ('keypoints3d_layout' in out):
+        raise PriorFileError(path,
+                             'keypoints3d and keypoints3d_layout go together')
+    if 'keypoints3d' not in out:
+        return
+    layout = str(out['keypoints3d_layout'])
+    if layout not in KEYPOINT3D_LAYOUTS:
+        raise PriorFileError(
+            path, f'unknown keypoints3d_layout {layout!r} '
+            f'(known: {sorted(KEYPOINT3D_LAYOUTS)})')
+    kpts3d, (num, persons) = out['keypoints3d'], out['keypoints'].shape[:2]
+    expected = (num, persons, KEYPOINT3D_LAYOUTS[layout].num_keypoints, 4)
+    if kpts3d.shape != expected:
+        raise PriorFileError(
+            path, f'keypoints3d must be {expected} (F, P like keypoints, '
+            f'{layout!r} joints, x y z score), got {kpts3d.shape}')
+    _check_finite(path, 'keypoints3d', kpts3d)
+
+
 def _normalise(path: str, fields: dict) -> Dict[str, np.ndarray]:
     """Checks ``fields`` against the format and returns them as arrays of
     the stored dtypes, with optional fields filled in.
@@ -132,6 +210,13 @@ def _normalise(path: str, fields: dict) -> Dict[str, np.ndarray]:
     if missing:
         raise PriorFileError(path, f'missing fields {missing}')
     out = {}
+    version = np.asarray(fields.get('format_version', 1))
+    if (version.shape != () or not np.issubdtype(version.dtype, np.integer)
+            or not 1 <= version <= FORMAT_VERSION):
+        raise PriorFileError(
+            path, f'format_version {version} is not one this mvitx reads '
+            f'(1 to {FORMAT_VERSION}; a newer file needs a newer mvitx)')
+    fields = dict(fields, format_version=version)
     for key, dtype in {**REQUIRED_FIELDS, **OPTIONAL_FIELDS}.items():
         if key not in fields:
             continue
@@ -160,8 +245,10 @@ def _normalise(path: str, fields: dict) -> Dict[str, np.ndarray]:
         raise PriorFileError(
             path, f'boxes must be ({num}, M, 4), got {boxes.shape}')
     slots = boxes.shape[:2]
-    out.setdefault('box_person', np.full(slots, -1, np.int64))
-    for key in ('box_scores', 'box_types', 'box_person'):
+    for key in ('box_person', 'box_classes', 'box_links'):
+        out.setdefault(key, np.full(slots, -1, np.int64))
+    for key in ('box_scores', 'box_types', 'box_person', 'box_classes',
+                'box_links'):
         if out[key].shape != slots:
             raise PriorFileError(
                 path, f'{key} must be {slots} like boxes, got '
@@ -172,11 +259,14 @@ def _normalise(path: str, fields: dict) -> Dict[str, np.ndarray]:
         raise PriorFileError(
             path, f'box_types has unknown ids {sorted(bad_types)} '
             f'(known: {BOX_TYPES}, pad {PAD_TYPE})')
-    if not np.all(np.isfinite(boxes)):
-        raise PriorFileError(path, 'boxes contain NaN or inf')
+    for key in ('boxes', 'box_scores'):
+        _check_finite(path, key, out[key])
     real = out['box_types'] != PAD_TYPE
     if np.any(boxes[real][:, 2:] < boxes[real][:, :2]):
         raise PriorFileError(path, 'boxes must be x1 <= x2 and y1 <= y2')
+    if np.any(out['box_classes'] < -1):
+        raise PriorFileError(path, 'box_classes must be >= -1 (-1: none)')
+    _check_links(path, out['box_links'], out['box_types'])
 
     layout = str(out['keypoint_layout'])
     if layout not in KEYPOINT_LAYOUTS:
@@ -187,6 +277,7 @@ def _normalise(path: str, fields: dict) -> Dict[str, np.ndarray]:
     if kpts.ndim != 4 or kpts.shape[0] != num or kpts.shape[3] != 3:
         raise PriorFileError(
             path, f'keypoints must be ({num}, P, K, 3), got {kpts.shape}')
+    _check_finite(path, 'keypoints', kpts)
     expected_k = KEYPOINT_LAYOUTS[layout].num_keypoints
     if expected_k and kpts.shape[2] != expected_k:
         raise PriorFileError(
@@ -202,6 +293,7 @@ def _normalise(path: str, fields: dict) -> Dict[str, np.ndarray]:
         raise PriorFileError(
             path, 'keypoint_flip_pairs must be (n, 2) keypoint ids < '
             f'{kpts.shape[2]}')
+    _check_keypoints3d(path, out)
     if out['video_size'].shape != (2, ) or np.any(out['video_size'] <= 0):
         raise PriorFileError(
             path, f'video_size must be (H, W) > 0, got {out["video_size"]}')
@@ -229,18 +321,27 @@ def save_priors(path: str, **fields) -> None:
             ``(x, y, score)``, ``keypoint_layout`` (a key of
             :data:`KEYPOINT_LAYOUTS`), ``video_size`` (H, W); optionally
             ``box_person`` (F, M) (the person index ``p`` of ``keypoints``
-            a box belongs to, -1 none; default -1), ``keypoint_flip_pairs``
-            (n, 2) (default: the layout's) and ``meta`` (dict or JSON
-            string).
+            a box belongs to, -1 none; default -1), ``box_classes`` (F, M)
+            (the detector's class id of a box, -1 none; default -1),
+            ``box_links`` (F, M) (the slot of the person or hand box of the
+            same frame an object box is linked to, -1 none; default -1),
+            ``keypoint_flip_pairs`` (n, 2) (default: the layout's),
+            ``keypoints3d`` (F, P, K3, 4) ``(x, y, z, score)`` of the
+            persons of ``keypoints`` with ``keypoints3d_layout`` (a key of
+            :data:`KEYPOINT3D_LAYOUTS`) and ``meta`` (dict or JSON string).
+            ``format_version`` is always written as
+            :data:`FORMAT_VERSION`.
 
     Raises:
         PriorFileError: If a field is missing or breaks the format.
     """
-    arrays = _normalise(path, fields)
+    # The fields are checked against, and written as, the current version
+    # (the defaults of a loaded older file make a valid current one).
+    arrays = _normalise(path, dict(fields, format_version=FORMAT_VERSION))
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    # Hidden, per-process temporary name: never mistaken for a finished file
-    # by a restarted run, and two processes never share it.
+    # Hidden, per-process temporary name (TEMP_NAME): never mistaken for a
+    # finished file by a restarted run, and two processes never share it.
     tmp = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}.tmp')
     try:
         with open(tmp, 'wb') as f:
@@ -260,8 +361,11 @@ def load_priors(path: str) -> Dict[str, np.ndarray]:
 
     Returns:
         dict: The fields named in :func:`save_priors`, all present (optional
-        ones filled with their defaults); ``keypoint_layout`` and ``meta``
-        are ``str``, ``meta`` still JSON (see :func:`prior_meta`).
+        ones filled with their defaults) except ``keypoints3d`` and
+        ``keypoints3d_layout``, present only when the file has them;
+        ``format_version`` is an ``int`` (1 for files without the field),
+        the layouts and ``meta`` are ``str``, ``meta`` still JSON (see
+        :func:`prior_meta`).
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
@@ -275,8 +379,10 @@ def load_priors(path: str) -> Dict[str, np.ndarray]:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise PriorFileError(path, f'cannot read: {err}') from err
     out = _normalise(path, fields)
-    out['keypoint_layout'] = str(out['keypoint_layout'])
-    out['meta'] = str(out['meta'])
+    out['format_version'] = int(out['format_version'])
+    for key in ('keypoint_layout', 'keypoints3d_layout', 'meta'):
+        if key in out:
+            out[key] = str(out[key])
     return out
 
 
@@ -303,8 +409,11 @@ def align_priors(priors: dict,
 
     Returns:
         dict: ``boxes`` (T, M, 4) float32, ``box_scores`` (T, M) float32,
-        ``box_types`` (T, M) int8 (-1 = empty), ``box_person`` (T, M)
-        int64, ``keypoints`` (T, P, K, 3) float32 (score 0 = empty) and
+        ``box_types`` (T, M) int8 (-1 = empty), ``box_person``,
+        ``box_classes`` and ``box_links`` (T, M) int64 (-1 = none),
+        ``keypoints`` (T, P, K, 3) float32 (score 0 = empty),
+        ``keypoints3d`` (T, P, K3, 4) float32 (score 0 = empty; only when
+        ``priors`` has it; 3D coordinates are not rescaled) and
         ``source_frame`` (T,) int64: the stored frame used (-1 none).
     """
     frame_inds = np.asarray(frame_inds, np.int64).reshape(-1)
@@ -335,9 +444,13 @@ def align_priors(priors: dict,
         box_scores=gather('box_scores', 0),
         box_types=gather('box_types', PAD_TYPE),
         box_person=gather('box_person', -1),
+        box_classes=gather('box_classes', -1),
+        box_links=gather('box_links', -1),
         keypoints=gather('keypoints', 0),
         source_frame=np.where(found, stored[nearest] if len(stored) else -1,
                               -1).astype(np.int64))
+    if 'keypoints3d' in priors:
+        out['keypoints3d'] = gather('keypoints3d', 0)
     if frame_size is not None:
         scale_y, scale_x = (
             np.asarray(frame_size, np.float64) / priors['video_size'])

@@ -1,4 +1,5 @@
 from .backbones import *  # noqa: F401,F403
+from .base_model import BaseActionModel
 from .data_preprocessors import *  # noqa: F401,F403
 from .detectors import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403

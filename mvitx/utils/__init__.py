@@ -1,10 +1,13 @@
 from .checkpoint import (CheckpointError, install_safe_checkpoint_loader,
                          load_checkpoint_file)
+from .config import find_resume_checkpoint, merge_cli_options
 from .dist import setup_distributed, teardown_distributed
-from .setup_env import register_all_modules
+from .safe_pickle import PickleSafetyError, load_pickle
+from .setup_env import quiet_library_logs, register_all_modules
 
 __all__ = [
-    'CheckpointError', 'install_safe_checkpoint_loader',
-    'load_checkpoint_file', 'register_all_modules', 'setup_distributed',
-    'teardown_distributed'
+    'CheckpointError', 'find_resume_checkpoint', 'merge_cli_options',
+    'install_safe_checkpoint_loader', 'load_checkpoint_file', 'load_pickle',
+    'PickleSafetyError', 'quiet_library_logs', 'register_all_modules',
+    'setup_distributed', 'teardown_distributed'
 ]

@@ -3,14 +3,14 @@
 Pure numpy/OpenCV on RGB ``uint8`` arrays, shared by the tools
 (``tools/visualize_priors.py``) and hooks (``TopDownAttentionHook``).
 """
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mvitx.datasets.prior_store import BOX_TYPES, PAD_TYPE
+from mvitx.structures import BOX_TYPES, PAD_TYPE
 
 #: RGB colour of each box type.
 TYPE_COLORS = {
@@ -25,10 +25,17 @@ LEFT_COLOR, RIGHT_COLOR, CENTRE_COLOR = (255, 80, 80), (80, 140,
                                                         255), (255, 255, 255)
 
 
-def draw_priors(frame: np.ndarray, priors: dict, index: int,
-                flip_pairs: Sequence[Sequence[int]], kpt_thr: float,
-                scale: float) -> np.ndarray:
-    """Draws frame ``index`` of aligned priors on an RGB ``frame``.
+def draw_priors(frame: np.ndarray,
+                priors: dict,
+                index: int,
+                flip_pairs: Sequence[Sequence[int]],
+                kpt_thr: float,
+                scale: float,
+                class_names: Optional[Sequence[str]] = None) -> np.ndarray:
+    """Draws frame ``index`` of aligned priors on an RGB ``frame``: boxes
+    coloured by type with their score, objects named by their detector
+    class and joined to the hand or person box they are linked to,
+    keypoints.
 
     Args:
         frame (np.ndarray): ``(H, W, 3)`` uint8 RGB.
@@ -41,6 +48,10 @@ def draw_priors(frame: np.ndarray, priors: dict, index: int,
         kpt_thr (float): Keypoints below this score are not drawn.
         scale (float): Upscaling before drawing, so small frames stay
             legible.
+        class_names (Sequence[str], optional): The detector's classes
+            (``meta['det_classes']`` of an extracted prior file), indexed by
+            ``box_classes``; None labels boxes by type only. Defaults to
+            None.
 
     Returns:
         np.ndarray: ``(H * scale, W * scale, 3)`` uint8 RGB.
@@ -50,17 +61,25 @@ def draw_priors(frame: np.ndarray, priors: dict, index: int,
     canvas = np.ascontiguousarray(
         cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST))
     thick = max(1, int(round(scale / 2)))
-    for box, type_id, score in zip(priors['boxes'][index],
-                                   priors['box_types'][index],
-                                   priors['box_scores'][index]):
+    boxes, types = priors['boxes'][index], priors['box_types'][index]
+    centres = ((boxes[:, :2] + boxes[:, 2:]) * scale / 2).round().astype(int)
+    for slot, (box, type_id, score, class_id, link) in enumerate(
+            zip(boxes, types, priors['box_scores'][index],
+                priors['box_classes'][index], priors['box_links'][index])):
         if type_id == PAD_TYPE:
             continue
         color = TYPE_COLORS[int(type_id)]
         x1, y1, x2, y2 = (box * scale).round().astype(int)
         cv2.rectangle(canvas, (x1, y1), (x2 - 1, y2 - 1), color, thick)
-        cv2.putText(canvas, f'{TYPE_NAMES[int(type_id)]} {score:.2f}',
-                    (x1 + 2, max(y1 - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
-                    color, 1, cv2.LINE_AA)
+        name = TYPE_NAMES[int(type_id)]
+        if type_id == BOX_TYPES['object'] and class_names is not None \
+                and class_id >= 0:
+            name = class_names[class_id]
+        cv2.putText(canvas, f'{name} {score:.2f}', (x1 + 2, max(y1 - 3, 10)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1, cv2.LINE_AA)
+        if link >= 0 and types[link] != PAD_TYPE:
+            cv2.line(canvas, tuple(centres[slot].tolist()),
+                     tuple(centres[link].tolist()), color, thick, cv2.LINE_AA)
     side = {i: LEFT_COLOR for i, _ in flip_pairs}
     side.update({j: RIGHT_COLOR for _, j in flip_pairs})
     for person in priors['keypoints'][index]:

@@ -53,7 +53,7 @@ def test_list_file_and_class_count_check(tmp_path, make_jpeg):
     assert dataset.get_data_info(0)['label'] == 4
     assert dataset[0]['data_samples'].source == 'demo_img'
     (tmp_path / 'train' / 'a').mkdir(parents=True)
-    with pytest.raises(ValueError, match='2 class names for 1'):
+    with pytest.raises(ValueError, match='1 class folders in .*, but 2'):
         ImageDataset(
             ann_file='',
             pipeline=[],

@@ -1,15 +1,7 @@
-import glob
-import os.path as osp
-
 import numpy as np
 import pytest
-import torch
-import torch.nn as nn
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
 
 from mvitx.datasets import VideoDataset
-from mvitx.datasets.transforms import BrokenInputError
 from mvitx.utils import register_all_modules
 
 PIPELINE = [
@@ -32,7 +24,7 @@ def test_list_file_with_class_names_and_priors(tmp_path, make_video):
     (tmp_path / 'videos' / 'sub dir').mkdir(parents=True)
     make_video(tmp_path / 'videos' / 'a.mp4')
     make_video(tmp_path / 'videos' / 'sub dir' / 'b c.mp4', num_frames=30)
-    (tmp_path / 'train.txt').write_text('a.mp4 1\nsub dir/b c.mp4 jump\n\n')
+    (tmp_path / 'train.txt').write_text('a.mp4 1\n"sub dir/b c.mp4" jump\n\n')
     (tmp_path / 'classes.txt').write_text('run\njump\n')
     dataset = VideoDataset(
         ann_file='train.txt',
@@ -65,6 +57,7 @@ def test_kinetics_csv(tmp_path):
     dataset = VideoDataset(
         ann_file=str(tmp_path / 'train.csv'),
         pipeline=[],
+        classes=str(tmp_path / 'train.csv'),
         data_prefix=dict(video='k400/train'))
     assert dataset.metainfo['classes'] == (
         'passing American football (in game)', 'zumba')
@@ -75,8 +68,58 @@ def test_kinetics_csv(tmp_path):
     assert second['label'] == 0
     (tmp_path / 'test.csv'
      ).write_text('youtube_id,time_start,time_end,split\nq,5,15,test\n')
-    test = VideoDataset(ann_file=str(tmp_path / 'test.csv'), pipeline=[])
+    test = VideoDataset(
+        ann_file=str(tmp_path / 'test.csv'), pipeline=[], test_mode=True)
     assert test.get_data_info(0)['label'] == -1
+    with pytest.raises(ValueError, match=r'test.csv: no labels.*test_mode'):
+        VideoDataset(ann_file=str(tmp_path / 'test.csv'), pipeline=[])
+
+
+def test_class_list_relative_to_data_root_and_checked(tmp_path):
+    (tmp_path / 'l.txt').write_text('a.mp4 0\nb.mp4 1\n')
+    (tmp_path / 'names.txt').write_text('run\njump\n')
+    dataset = VideoDataset(
+        ann_file='l.txt',
+        pipeline=[],
+        data_root=str(tmp_path),
+        classes='names.txt',
+        num_classes=2)
+    assert dataset.metainfo['classes'] == ('run', 'jump')
+    with pytest.raises(ValueError, match='names.txt: 2 .* num_classes=3'):
+        VideoDataset(
+            ann_file='l.txt',
+            pipeline=[],
+            data_root=str(tmp_path),
+            classes='names.txt',
+            num_classes=3)
+    (tmp_path / 'names.txt').write_text('run\njump\nrun\n')
+    with pytest.raises(ValueError, match=r'names.txt:3: class .run. repeated'):
+        VideoDataset(
+            ann_file='l.txt',
+            pipeline=[],
+            data_root=str(tmp_path),
+            classes='names.txt')
+    with pytest.raises(FileNotFoundError, match='Class list .*nope.txt'):
+        VideoDataset(
+            ann_file='l.txt',
+            pipeline=[],
+            data_root=str(tmp_path),
+            classes='nope.txt')
+
+
+def test_list_file_without_labels_is_a_test_split(tmp_path):
+    (tmp_path / 'l.txt').write_text('a.mp4\n"b c.mp4"\n')
+    dataset = VideoDataset(
+        ann_file=str(tmp_path / 'l.txt'), pipeline=[], test_mode=True)
+    assert [dataset.get_data_info(i)['label'] for i in range(2)] == [-1, -1]
+    assert dataset.get_data_info(1)['filename'] == 'b c.mp4'
+    (tmp_path / 'mixed.txt').write_text('a.mp4 0\nb.mp4\n')
+    with pytest.raises(ValueError, match='mixed.txt:2: .* has a label'):
+        VideoDataset(
+            ann_file=str(tmp_path / 'mixed.txt'), pipeline=[], test_mode=True)
+    (tmp_path / 'open.txt').write_text('"a.mp4 0\n')
+    with pytest.raises(ValueError, match=r'open.txt:1: No closing quotation'):
+        VideoDataset(ann_file=str(tmp_path / 'open.txt'), pipeline=[])
 
 
 def test_unknown_class_name_names_the_line(tmp_path):
@@ -84,76 +127,3 @@ def test_unknown_class_name_names_the_line(tmp_path):
     with pytest.raises(ValueError, match=r'l.txt:2.*swim'):
         VideoDataset(
             ann_file=str(tmp_path / 'l.txt'), pipeline=[], classes=['run'])
-
-
-class TinyModel(BaseModel):
-    """Mean-pools the clip into a linear classifier."""
-
-    def __init__(self):
-        super().__init__(data_preprocessor=dict(type='ActionDataPreprocessor'))
-        self.fc = nn.Linear(3, 2)
-
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        logits = self.fc(inputs.mean((2, 3, 4)))
-        labels = torch.cat([s.gt_label for s in data_samples])
-        return dict(loss=nn.functional.cross_entropy(logits, labels))
-
-
-def write_broken_set(tmp_path, make_video):
-    for name in ('good0.mp4', 'good1.mp4', 'good2.mp4'):
-        make_video(tmp_path / name, num_frames=12, size=(32, 32))
-    (tmp_path / 'corrupt.mp4').write_bytes(
-        (tmp_path / 'good0.mp4').read_bytes()[:300])
-    lines = [
-        'good0.mp4 0', 'corrupt.mp4 1', 'good1.mp4 1', 'missing.mp4 0',
-        'good2.mp4 0'
-    ]
-    (tmp_path / 'list.txt').write_text('\n'.join(lines) + '\n')
-
-
-def test_broken_files_are_skipped_in_training_and_logged(tmp_path, make_video):
-    write_broken_set(tmp_path, make_video)
-    runner = Runner(
-        model=TinyModel(),
-        work_dir=str(tmp_path / 'work'),
-        train_dataloader=dict(
-            dataset=dict(
-                type='VideoDataset',
-                ann_file=str(tmp_path / 'list.txt'),
-                data_prefix=dict(video=str(tmp_path)),
-                pipeline=PIPELINE),
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            batch_size=1,
-            num_workers=0),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        train_cfg=dict(by_epoch=True, max_epochs=1),
-        default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
-        default_scope='mvitx')
-    runner.train()
-    assert runner.iter == 5  # every index yields a sample
-    log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
-    assert f'Skipped broken file {tmp_path / "corrupt.mp4"}' in log
-    assert f'Skipped broken file {tmp_path / "missing.mp4"}' in log
-    # each broken file is logged once, with the running count
-    assert log.count('Skipped broken file') == 2
-    assert '1 broken file(s) skipped so far' in log
-    assert '2 broken file(s) skipped so far' in log
-    dataset = runner.train_dataloader.dataset
-    assert sorted(dataset.broken_indices) == [1, 3]
-
-
-def test_broken_file_raises_in_test_mode_and_on_request(tmp_path, make_video):
-    write_broken_set(tmp_path, make_video)
-    common = dict(
-        ann_file=str(tmp_path / 'list.txt'),
-        data_prefix=dict(video=str(tmp_path)),
-        pipeline=PIPELINE)
-    test = VideoDataset(test_mode=True, **common)
-    assert test[0]['inputs'].shape == (3, 4, 32, 32)
-    with pytest.raises(BrokenInputError, match='corrupt.mp4'):
-        test[1]
-    with pytest.raises(BrokenInputError, match='missing.mp4'):
-        test[3]
-    strict = VideoDataset(on_error='raise', **common)
-    with pytest.raises(BrokenInputError, match='missing.mp4'):
-        strict[3]

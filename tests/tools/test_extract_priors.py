@@ -9,8 +9,12 @@ import cv2
 import mmpose
 import numpy as np
 import pytest
+import torch
+from mmengine.registry import DefaultScope
 
-from mvitx.datasets.prior_store import BOX_TYPES, load_priors
+from mvitx.datasets.prior_store import BOX_TYPES, FORMAT_VERSION, load_priors
+from mvitx.structures import FACE, HAND, OBJECT, PERSON
+from tests.apis.test_prior_extractor import DET_COCO, LIFTER, make_classes_fire
 from tests.helpers import ROOT, load_tool
 
 TOOL = osp.join(ROOT, 'tools', 'data', 'extract_priors.py')
@@ -51,11 +55,11 @@ def videos(tmp_path):
     return root / 'videos_train', root / 'train.csv'
 
 
-def tool_args(video_list, out_dir, *extra, pose=POSE_BODY):
+def tool_args(video_list, out_dir, *extra, pose=POSE_BODY, det=DET):
     listing = [] if video_list is None else ['--video-list', str(video_list)]
     return [
         *listing, '--out-dir',
-        str(out_dir), '--det-config', DET, '--pose-config', pose,
+        str(out_dir), '--det-config', det, '--pose-config', pose,
         '--det-score-thr', '0.05', '--kpt-score-thr', '0', '--max-persons',
         '2', '--seed', '0', *extra
     ]
@@ -169,7 +173,30 @@ def test_shards_skip_and_failures(videos, tmp_path, capsys):
                       '--det-score-thr', '0.3'))
 
 
-def test_wholebody_derives_hand_and_face_boxes(tmp_path):
+def test_wholebody_parts_linked_objects_and_3d_poses(tmp_path):
+    """A randomly initialised 80-class RTMDet, saved as a checkpoint whose
+    classification layers make person, cup, cell phone and car fire (one
+    frame-sized box each), a whole-body pose model (hand and face boxes
+    from its keypoints) and a pose lifter."""
+    from mmdet.apis import init_detector
+    from mmdet.datasets import CocoDataset
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        detector = init_detector(DET_COCO, None, device='cpu')
+    make_classes_fire(detector, {
+        'person': 3.,
+        'cup': 2.,
+        'cell phone': 1.,
+        'car': 3.
+    })
+    ckpt = str(tmp_path / 'rtmdet_coco.pth')
+    # real COCO checkpoints name their classes: 'cell phone', not the
+    # 'cell_phone' of mmdet's defaults
+    classes = CocoDataset.METAINFO['classes']
+    torch.save(
+        dict(
+            state_dict=detector.state_dict(),
+            meta=dict(dataset_meta=dict(classes=classes))), ckpt)
     root = tmp_path / 'videos'
     root.mkdir()
     write_video(str(root / 'one.mp4'))
@@ -179,27 +206,67 @@ def test_wholebody_derives_hand_and_face_boxes(tmp_path):
         out,
         '--video-root',
         str(root),
+        '--det-checkpoint',
+        ckpt,
         '--max-persons',
         '1',
         '--frame-interval',
         '2',
-        pose=POSE_WHOLEBODY)
+        '--object-classes',
+        'cup',
+        'cell phone',
+        '--object-score-thr',
+        '0.6',
+        '--pose3d-config',
+        LIFTER,
+        pose=POSE_WHOLEBODY,
+        det=DET_COCO)
     assert result.returncode == 0, result.stderr
     priors = check_format(out / 'one.npz', root / 'one.mp4', [0, 2, 4], 25,
                           (H, W), 133)
-    assert priors['keypoint_layout'] == 'coco_wholebody'
+    assert priors['format_version'] == FORMAT_VERSION
+    cup, phone = classes.index('cup'), classes.index('cell phone')
+    types, links = priors['box_types'], priors['box_links']
     for f in range(3):
-        types = priors['box_types'][f]
-        # one person, its two hands and its face, all linked to person 0
-        assert sorted(types[types >= 0].tolist()) == [0, 1, 1, 2]
-        assert (priors['box_person'][f][types >= 0] == 0).all()
+        # one person, its two hands and its face, all linked to person 0,
+        # and the two objects
+        assert sorted(types[f][types[f] >= 0].tolist()) == [0, 1, 1, 2, 3, 3]
+        parts = (types[f] >= 0) & (types[f] != OBJECT)
+        assert (priors['box_person'][f][parts] == 0).all()
         kpts = priors['keypoints'][f, 0]
-        for type_id, ids in ((1, range(91, 112)), (2, range(23, 91))):
-            boxes = priors['boxes'][f][types == type_id]
+        for type_id, ids in ((HAND, range(91, 112)), (FACE, range(23, 91))):
+            boxes = priors['boxes'][f][types[f] == type_id]
             inside = [((kpts[list(ids), 0] >= b[0] - 1e-3) &
                        (kpts[list(ids), 0] <= b[2] + 1e-3)).any()
                       for b in boxes]
             assert all(inside)
+        objects = np.flatnonzero(types[f] == OBJECT)
+        assert sorted(priors['box_classes'][f, objects]) == [cup, phone]
+        # frame-sized objects overlap the person and its hands: linked to
+        # a hand of the same frame
+        assert (types[f, links[f, objects]] == HAND).all()
+        assert (links[f][types[f] != OBJECT] == -1).all()
+        assert priors['box_classes'][f][types[f] == PERSON].tolist() == [0]
+    assert priors['keypoints3d_layout'] == 'h36m'
+    assert priors['keypoints3d'].shape == (3, 1, 17, 4)
+    # H36M's thorax lies between the shoulders (COCO 5, 6)
+    thorax = priors['keypoints'][..., 5:7, 2].mean(-1)
+    np.testing.assert_allclose(
+        priors['keypoints3d'][..., 8, 3], thorax, rtol=1e-6)
+    meta = json.loads(priors['meta'])
+    assert meta['det_classes'][cup] == 'cup'
+    assert meta['pose3d_config'] == LIFTER
+    manifest = json.loads((out / 'manifest.json').read_text())
+    assert manifest['settings']['object_classes'] == ['cup', 'cell phone']
+    assert manifest['models']['object_classes'] == ['cup', 'cell phone']
+    assert manifest['models']['keypoint3d_layout'] == 'h36m'
+    # the visual check names the objects and draws their links
+    visualize = load_tool('tools/visualize_priors.py')
+    assert visualize.main([
+        str(root / 'one.mp4'),
+        str(out / 'one.npz'), '--out-dir',
+        str(tmp_path / 'vis')
+    ]) == 0
 
 
 def test_video_lists_and_sampling(tmp_path):
@@ -234,3 +301,19 @@ def test_video_lists_and_sampling(tmp_path):
             '--video-root', 'v', '--out-dir', 'o', '--det-config', 'd',
             '--pose-config', 'p', '--shard', '2/2'
         ])
+
+
+def test_stale_tmp_files_are_save_priors_files_of_gone_processes(tmp_path):
+    tool = load_tool('tools/data/extract_priors.py')
+    gone = '.a.npz.99999999999999999999.tmp'  # no process has that id
+    kept = [
+        f'.a.npz.{os.getpid()}.tmp',  # a running process
+        '.b.npz.99999999999999999999.tmp',  # not this shard's video
+        'a.npz.99999999999999999999.tmp',  # not save_priors' name
+        '.a.npz.tmp',
+    ]
+    for name in [gone, *kept]:
+        (tmp_path / name).write_bytes(b'partial')
+    assert tool.remove_stale_tmp_files(str(tmp_path),
+                                       ['a.npz']) == [str(tmp_path / gone)]
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)

@@ -56,7 +56,8 @@ def test_same_seed_same_bytes_and_seeds_differ(tiny, tmp_path):
     reference = tree_hashes(tiny)
     assert tree_hashes(cli_out) == reference
     # jpg + mp4 + npz per item, plus the 8 annotation files; per AVA movie
-    # an mp4, its JPEG frames and an npz, plus 6 annotation files.
+    # an mp4, its JPEG frames and an npz, plus 6 annotation files; per
+    # AVA-Kinetics clip an mp4, plus 4 annotation files.
     counts = demo.SCALES['tiny']
     num_images = len(demo.SHAPES) * (
         counts['train_images'] + counts['val_images'])
@@ -64,8 +65,10 @@ def test_same_seed_same_bytes_and_seeds_differ(tiny, tmp_path):
         counts['train_videos'] + counts['val_videos'])
     num_movies = counts['train_movies'] + counts['val_movies']
     movie_files = 2 + counts['movie_seconds'] * demo.AVA_FPS
+    num_clips = sum(demo.AVA_KINETICS_CLIPS.values())
     assert len(reference) == (
-        num_images + 2 * num_videos + 8 + num_movies * movie_files + 6)
+        num_images + 2 * num_videos + 8 + num_movies * movie_files + 6 +
+        num_clips + 4)
 
     other_out = str(tmp_path / 'seed1')
     demo.make_demo_data(other_out, seed=1, scale='tiny')
@@ -320,7 +323,11 @@ def test_videos_and_priors_load_through_video_dataset(tiny):
         ann_file=osp.join(root, 'val_list.txt'),
         classes=osp.join(root, 'classes.txt'),
         **common)
-    by_csv = _build_dataset(ann_file=osp.join(root, 'val.csv'), **common)
+    # The class list from the training CSV's names equals classes.txt.
+    by_csv = _build_dataset(
+        ann_file=osp.join(root, 'val.csv'),
+        classes=osp.join(root, 'train.csv'),
+        **common)
     assert _infos(by_csv, 'filename') == _infos(by_list, 'filename')
     assert by_csv.metainfo['classes'] == by_list.metainfo['classes']
 

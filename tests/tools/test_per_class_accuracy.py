@@ -79,3 +79,21 @@ def test_command_line(dumped):
                          text=True).stdout
     assert '| hand closes | 33.33 | 3 |' in out
     assert '| group: fine | 25.00 | 4 |' in out
+
+
+def test_plot(dumped, capsys):
+    out = dumped / 'bars.png'
+    rows = per_class_accuracy.main([
+        str(dumped / 'p.pkl'),
+        str(dumped / 'classes.txt'), '--plot',
+        str(out)
+    ])
+    assert out.stat().st_size > 0
+    # The chart draws the table's class rows.
+    fig = per_class_accuracy.plot_per_class_accuracy(
+        CLASSES, [acc for _, acc, _ in rows[1:5]], [n for *_, n in rows[1:5]])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == CLASSES
+    widths = [bar.get_width() for bar in ax.patches]
+    assert widths == pytest.approx([100.0, 100 / 3, 0.0, 0.0])
+    assert 'no samples' in [t.get_text() for t in ax.texts]

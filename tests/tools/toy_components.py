@@ -51,3 +51,41 @@ class CrashAtIterHook(Hook):
     def after_train_iter(self, runner, batch_idx, **kwargs):
         if runner.iter + 1 == self.crash_iter:
             raise SystemExit(f'crash at iteration {self.crash_iter}')
+
+
+@MODELS.register_module()
+class ToyMotionRecognizer(BaseModel):
+    """A fixed rule, no training: scores ``falls`` when the moving pixels of
+    a clip go down and ``rises`` when they go up (the demo data's
+    ``object falls``/``object rises``, each the other's time reversal).
+
+    Its one parameter only gives the tools a checkpoint to load.
+    """
+
+    def __init__(self, num_classes: int, falls: int, rises: int):
+        super().__init__()
+        self.num_classes, self.falls, self.rises = num_classes, falls, rises
+        self.gain = nn.Parameter(torch.ones(()))
+
+    def _score(self, clip: torch.Tensor) -> torch.Tensor:
+        """``(num_classes,)`` scores of ``(C, T, H, W)`` or multi-view
+        ``(V, C, T, H, W)`` uint8 frames."""
+        views = clip.float().reshape(-1, *clip.shape[-4:]).mean(1)
+        moving = (views - views.median(1, keepdim=True).values).abs()
+        rows = torch.arange(moving.shape[2], dtype=torch.float32)
+        height = (moving.sum(3) * rows).sum(2) / moving.sum((2, 3)).clamp(1)
+        # Least-squares slope of the moving pixels' mean row over time.
+        t = torch.arange(height.shape[1], dtype=torch.float32)
+        t = t - t.mean()
+        slope = ((height * t).sum(1) / (t * t).sum()).mean()
+        score = torch.zeros(self.num_classes)
+        score[self.falls if slope > 0 else self.rises] = self.gain
+        return score
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        scores = [self._score(clip) for clip in inputs]
+        if mode != 'predict':
+            return torch.stack(scores)
+        for sample, score in zip(data_samples, scores):
+            sample.pred_score = score
+        return data_samples

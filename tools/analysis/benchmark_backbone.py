@@ -49,7 +49,8 @@ def build(impl: str, args) -> nn.Module:
     """``impl``'s model with the torchvision weights in ``args.weights``
     (converted for mvitx)."""
     size = (args.frames, args.size, args.size)
-    state = torch.load(args.weights, map_location='cpu', mmap=True)
+    state = torch.load(
+        args.weights, map_location='cpu', mmap=True, weights_only=True)
     if impl == 'torchvision':
         model = build_torchvision_mvit(
             'mvit_v2_s', size, stochastic_depth_prob=0.0)

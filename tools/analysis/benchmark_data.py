@@ -1,71 +1,191 @@
-"""Clips per second of the video training pipeline in one worker: mvitx
-against mmaction2 1.2.0's decord pipeline, on the same files and settings
-(16 frames x interval 4, random resized crop to 224 x 224, flip, packing).
+"""Clips per second of the video training pipeline in one worker: mvitx's
+decoding back-ends against mmaction2 1.2.0's decord pipeline, on the same
+files and settings (16 frames x interval 4, random resized crop to
+224 x 224, flip, packing).
 
-Besides wall time the table reports CPU time of all threads of the
-process, the cost that limits a loader whose workers fill the cores (decord
-runs a decoding thread beside the caller, so its CPU time exceeds its wall
-time). The script writes its own 340 x 256 mp4 files (``mp4v``, as Kinetics
-re-encodes are commonly stored at short side 256), then runs each pipeline
-over the same sequence of (video, random seed) and prints a table::
+The script writes its own 10 s, 30 fps videos: H.264 like the Kinetics
+re-encodes (libx264, 3 B-frames, a fixed key frame interval, 340 x 256 or
+short side 320, x264's default preset and veryfast) and the MPEG-4 part 2
+(``mp4v``) files OpenCV writes. One worker is emulated as in a DataLoader: one
+decoder thread, one OpenCV thread, one torch thread. Each round times every
+pipeline on every input in turn (interleaved, so that load from other
+processes hits all of them alike), over the same sequence of videos and
+random draws; the table gives the median over the rounds of clips/s in CPU
+time (all threads of the process) and in wall time, the range over the
+rounds, and the median of each round's ratio to mmaction2. Each input is
+described first, with its reference frames: a frame-accurate decoder must
+decode all of them from the key frame before a clip to its end, so the CPU
+time of decoding only them bounds what skipping the others can gain::
 
-    python tools/analysis/benchmark_data.py --num-videos 8 --clips 64
+    python tools/analysis/benchmark_data.py --num-videos 8 --clips 32 \\
+        --rounds 5
 
 mmaction2 is a benchmark-only dependency (``pip install mmaction2==1.2.0
 --no-deps``); its transforms are imported module by module because its
 ``mmaction.models`` package does not import without its full dependencies.
 """
 import argparse
+import os
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from fractions import Fraction
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
+import av
 import cv2
 import numpy as np
+import torch
+from av.video.frame import PictureType
 from mmcv.transforms import Compose
 
 from mvitx.utils import register_all_modules
+
+#: name: (codec, (width, height), key frame interval, x264 preset). x264's
+#: default preset (medium) is what ``ffmpeg -c:v libx264`` re-encodes with;
+#: veryfast makes bigger non-reference B-frames. OpenCV's mp4v has no
+#: B-frames and a key frame every 12 frames.
+INPUTS = {
+    'h264 340x256 gop250': ('libx264', (340, 256), 250, 'medium'),
+    'h264 340x256 gop48': ('libx264', (340, 256), 48, 'medium'),
+    'h264 568x320 gop250': ('libx264', (568, 320), 250, 'medium'),
+    'h264 340x256 gop250 veryfast': ('libx264', (340, 256), 250, 'veryfast'),
+    'mp4v 340x256': ('mp4v', (340, 256), None, None),
+}
+#: mvitx back-ends: table name -> transform name prefix.
+BACKENDS = {
+    'mvitx, decord': 'Decord',
+    'mvitx, PyAV': 'PyAV',
+    'mvitx, torchcodec': 'TorchCodec',
+}
+REFERENCE = 'mmaction2 1.2.0 (decord)'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        '--num-videos', type=int, default=8, help='videos written')
+        '--num-videos', type=int, default=8, help='videos per input')
     parser.add_argument(
         '--num-frames',
         type=int,
         default=300,
         help='frames per video (Kinetics: 10 s at 30 fps = 300)')
     parser.add_argument(
-        '--clips', type=int, default=64, help='clips timed per pipeline')
+        '--clips',
+        type=int,
+        default=32,
+        help='clips timed per pipeline, input and round')
     parser.add_argument(
-        '--repeats', type=int, default=5, help='timed rounds; best counts')
+        '--rounds', type=int, default=5, help='interleaved timed rounds')
+    parser.add_argument(
+        '--inputs',
+        nargs='+',
+        default=list(INPUTS),
+        choices=list(INPUTS),
+        metavar='INPUT',
+        help=f'inputs to time, of: {", ".join(map(repr, INPUTS))}')
     parser.add_argument(
         '--work-dir', help='where to write the videos (default: temp dir)')
     return parser.parse_args(argv)
 
 
-def write_videos(folder: str, num_videos: int, num_frames: int) -> List[str]:
-    """Writes ``num_videos`` textured 340 x 256 mp4 files with motion."""
-    rng = np.random.default_rng(0)
-    paths = []
-    for v in range(num_videos):
-        path = f'{folder}/video_{v:03d}.mp4'
+def _frames(size: Tuple[int, int], num_frames: int,
+            seed: int) -> Iterator[np.ndarray]:
+    """BGR frames of a detailed texture panning right and down, never
+    wrapping around (a wrap would be a scene cut)."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(
+        0, 256, (h + num_frames, w + num_frames, 3), dtype=np.uint8)
+    texture = cv2.GaussianBlur(noise, (0, 0), 1)
+    for i in range(num_frames):
+        y = 2 * i // 3
+        yield texture[y:y + h, i:i + w]
+
+
+def write_video(path: str,
+                codec: str,
+                size: Tuple[int, int],
+                gop: Optional[int],
+                preset: Optional[str],
+                num_frames: int,
+                seed: int = 0) -> None:
+    """Writes a 30 fps video of a panning texture: H.264 (``'libx264'``
+    with ``preset``, 3 B-frames, a key frame every ``gop`` frames and no
+    others) or OpenCV's ``'mp4v'`` (``gop`` and ``preset`` unused)."""
+    frames = _frames(size, num_frames, seed)
+    if codec == 'mp4v':
         writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 30,
-                                 (340, 256))
-        texture = rng.integers(0, 256, (512, 680, 3), dtype=np.uint8)
-        texture = cv2.GaussianBlur(texture, (0, 0), 3)
-        for i in range(num_frames):
-            x, y = (3 * i) % 340, (2 * i) % 256
-            writer.write(texture[y:y + 256, x:x + 340])
+                                 size)
+        for frame in frames:
+            writer.write(frame)
         writer.release()
-        paths.append(path)
-    return paths
+        return
+    params = f'keyint={gop}:min-keyint={gop}:scenecut=0'
+    with av.open(path, 'w') as container:
+        stream = container.add_stream(
+            codec,
+            rate=Fraction(30),
+            options={
+                'bf': '3',
+                'preset': preset,
+                'x264-params': params
+            })
+        stream.width, stream.height = size
+        stream.pix_fmt = 'yuv420p'
+        for frame in frames:
+            container.mux(
+                stream.encode(av.VideoFrame.from_ndarray(frame, 'bgr24')))
+        container.mux(stream.encode())
+
+
+def _decode_all(path: str, skip_frame: str) -> Tuple[list, float]:
+    """Every frame the decoder outputs with ``skip_frame`` (one thread) and
+    the CPU seconds that took."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = 'NONE'
+        stream.codec_context.skip_frame = skip_frame
+        cpu = time.process_time()
+        frames = list(container.decode(stream))
+        return frames, time.process_time() - cpu
+
+
+def describe_video(path: str) -> Dict[str, object]:
+    """What the benchmark claims its inputs are (size, kinds of frames, key
+    frame positions), and the bound of frame-accurate decoding on them: the
+    reference frames, which must be decoded to get any later frame right,
+    and the CPU time of decoding only them over that of decoding every
+    frame (median over 7 pairs of tries, each pair back to back)."""
+    frames = _decode_all(path, 'DEFAULT')[0]
+    ratios = []
+    for _ in range(7):
+        all_cpu = _decode_all(path, 'DEFAULT')[1]
+        refs, ref_cpu = _decode_all(path, 'NONREF')
+        ratios.append(ref_cpu / all_cpu)
+    return dict(
+        kib=os.path.getsize(path) / 1024,
+        frames=len(frames),
+        b_frames=sum(PictureType(f.pict_type).name == 'B' for f in frames),
+        key_frames=[i for i, f in enumerate(frames) if f.key_frame],
+        ref_frames=len(refs),
+        ref_cost=float(np.median(ratios)))
+
+
+def decoder_versions() -> str:
+    """The decoders' versions (``decord`` may be decord2, which installs
+    under the same name)."""
+    import decord
+    import torchcodec
+    from torchcodec._core import get_ffmpeg_library_versions
+    system_ffmpeg = get_ffmpeg_library_versions()['ffmpeg_version']
+    return (f'decord {decord.__version__}, PyAV {av.__version__} (FFmpeg '
+            f'{av.ffmpeg_version_info}), torchcodec {torchcodec.__version__} '
+            f'(FFmpeg {system_ffmpeg})')
 
 
 def mvitx_pipeline(backend: str) -> Callable:
-    """mvitx's training pipeline, decoding with ``'Decord'`` or ``'PyAV'``.
-    """
+    """mvitx's training pipeline, decoding with ``backend`` (``'Decord'``,
+    ``'PyAV'`` or ``'TorchCodec'``)."""
     return Compose([
         dict(type=f'mvitx.{backend}Init'),
         dict(type='mvitx.SampleFrames', clip_len=16, frame_interval=4),
@@ -97,21 +217,11 @@ def mmaction_pipeline() -> Callable:
     ])
 
 
-def decode_only() -> Callable:
-    """Opening, sampling and decoding alone with decord: the bound of any
-    pipeline that decodes with decord ``get_batch``."""
-    return Compose([
-        dict(type='mvitx.DecordInit'),
-        dict(type='mvitx.SampleFrames', clip_len=16, frame_interval=4),
-        dict(type='mvitx.DecordDecode'),
-        lambda results: dict(inputs=results['imgs'].transpose(3, 0, 1, 2)),
-    ])
-
-
 def time_clips(pipeline: Callable, paths: List[str],
                clips: int) -> Tuple[float, float]:
-    """Wall and CPU seconds (all threads of this process) for ``clips``
-    samples, the same sequence of videos and random draws every call."""
+    """Clips/s in wall and CPU time (all threads of this process) over
+    ``clips`` samples, the same sequence of videos and random draws every
+    call."""
     np.random.seed(0)
     wall, cpu = time.perf_counter(), time.process_time()
     for i in range(clips):
@@ -122,52 +232,78 @@ def time_clips(pipeline: Callable, paths: List[str],
                 start_index=0,
                 modality='RGB'))
         assert out['inputs'].shape[-3] == 16  # 16 frames per clip
-    return time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return clips / wall, clips / cpu
 
 
-def benchmark(pipelines: Dict[str, Callable], paths: List[str], clips: int,
-              repeats: int) -> Dict[str, Tuple[float, float]]:
-    """Best-of-``repeats`` (wall, CPU) clips/s per pipeline; the rounds
-    interleave the pipelines so that load from other processes hits all of
-    them alike."""
-    for pipeline in pipelines.values():
-        time_clips(pipeline, paths, 2)  # warm-up
-    best = {name: (0.0, 0.0) for name in pipelines}
-    for _ in range(repeats):
-        for name, pipeline in pipelines.items():
-            wall, cpu = time_clips(pipeline, paths, clips)
-            best[name] = (max(best[name][0],
-                              clips / wall), max(best[name][1], clips / cpu))
-    return best
+def benchmark(pipelines: Dict[str, Callable], inputs: Dict[str, List[str]],
+              clips: int, rounds: int) -> Dict[Tuple[str, str], np.ndarray]:
+    """Per (input, pipeline), the clips/s ``(rounds, 2)`` (wall, CPU) of
+    each round; a round times every pipeline on every input in turn."""
+    for paths in inputs.values():
+        for pipeline in pipelines.values():
+            time_clips(pipeline, paths, 2)  # warm-up
+    rates = {(i, p): [] for i in inputs for p in pipelines}
+    for _ in range(rounds):
+        for name, paths in inputs.items():
+            for pipe, pipeline in pipelines.items():
+                rates[name, pipe].append(time_clips(pipeline, paths, clips))
+    return {key: np.array(value) for key, value in rates.items()}
+
+
+def format_table(rates: Dict[Tuple[str, str], np.ndarray]) -> List[str]:
+    """Markdown rows: medians over the rounds, their range, and the median
+    of each round's ratio to the reference on the same input."""
+    rows = [
+        '| input | pipeline | clips/s CPU: median (range) | speed-up CPU '
+        '| clips/s wall: median (range) | speed-up wall |', '|---' * 6 + '|'
+    ]
+    for (name, pipe), rate in rates.items():
+        ref = rates[name, REFERENCE]
+        cells = []
+        for col in (1, 0):  # CPU, then wall
+            ratio = rate[:, col] / ref[:, col]
+            cells += [
+                f'{np.median(rate[:, col]):.1f} '
+                f'({rate[:, col].min():.1f}-{rate[:, col].max():.1f})',
+                f'{np.median(ratio):.2f}x'
+            ]
+        rows.append(f'| {name} | {pipe} | ' + ' | '.join(cells) + ' |')
+    return rows
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
-    # One worker: the decoders and OpenCV get one thread each, as in a
-    # DataLoader worker of a many-worker training job.
+    # One worker of a many-worker loader: one thread each for the decoders
+    # (their default here), OpenCV and torch (as DataLoader workers set).
     cv2.setNumThreads(1)
+    torch.set_num_threads(1)
     register_all_modules()
+    pipelines = {REFERENCE: mmaction_pipeline()}
+    pipelines.update({n: mvitx_pipeline(b) for n, b in BACKENDS.items()})
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_videos(args.work_dir or tmp, args.num_videos,
-                             args.num_frames)
-        rates = benchmark(
-            {
-                'mmaction2 1.2.0': mmaction_pipeline(),
-                'mvitx, decord': mvitx_pipeline('Decord'),
-                'mvitx, PyAV': mvitx_pipeline('PyAV'),
-                'decord decode only': decode_only(),
-            }, paths, args.clips, args.repeats)
-    base_wall, base_cpu = rates['mmaction2 1.2.0']
-    print(f'{args.num_videos} videos 340x256 x {args.num_frames} frames, '
-          f'{args.clips} clips of 16x4 -> 224x224, 1 worker, best of '
-          f'{args.repeats}')
-    print('| pipeline | clips/s (CPU time) | ms CPU/clip | speed-up (CPU) '
-          '| clips/s (wall) | speed-up (wall) |')
-    print('|---|---|---|---|---|---|')
-    for name, (wall, cpu) in rates.items():
-        print(
-            f'| {name} | {cpu:.1f} | {1000 / cpu:.1f} | '
-            f'{cpu / base_cpu:.2f}x | {wall:.1f} | {wall / base_wall:.2f}x |')
+        folder = args.work_dir or tmp
+        inputs = {}
+        for name in args.inputs:
+            inputs[name] = []
+            for v in range(args.num_videos):
+                path = f'{folder}/{name.replace(" ", "_")}_{v:03d}.mp4'
+                write_video(path, *INPUTS[name], args.num_frames, seed=v)
+                inputs[name].append(path)
+            info = describe_video(inputs[name][0])
+            print(f'{name}: {info["frames"]} frames, {info["b_frames"]} '
+                  f'B-frames, key frames at {info["key_frames"]}, '
+                  f'{info["kib"]:.0f} KiB; {info["ref_frames"]} reference '
+                  f'frames, decoding them alone costs '
+                  f'{info["ref_cost"]:.0%} of decoding all')
+        load = os.getloadavg()[0]
+        rates = benchmark(pipelines, inputs, args.clips, args.rounds)
+    print(f'{args.num_videos} videos per input x {args.num_frames} frames, '
+          f'{args.clips} clips of 16x4 -> 224x224 per pipeline, input and '
+          f'round, {args.rounds} interleaved rounds, 1 worker; '
+          f'{os.cpu_count()} CPUs, load average {load:.1f} before and '
+          f'{os.getloadavg()[0]:.1f} after; {decoder_versions()}')
+    print('\n'.join(format_table(rates)))
     return rates
 
 

@@ -11,7 +11,8 @@ first-stage token is a candidate and the selection fills the whole token
 budget. The classification heads (one linear layer) are left out.
 """
 import argparse
-from typing import List, Tuple
+import functools
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -20,11 +21,11 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from mvitx.registry import MODELS
-from mvitx.structures import ActionDataSample
+from mvitx.structures import HAND, ActionDataSample
 from mvitx.utils import register_all_modules
 
 
-def parse_args():
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='FLOPs/params of a model with and without top-down')
     parser.add_argument('config', help='config file path')
@@ -39,7 +40,7 @@ def parse_args():
         nargs='+',
         action=DictAction,
         help='override config settings, key=value')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def full_frame_samples(batch: int, num_frames: int,
@@ -50,14 +51,14 @@ def full_frame_samples(batch: int, num_frames: int,
         sample = ActionDataSample(metainfo=dict(img_shape=hw))
         sample.priors = BaseDataElement(
             bboxes=torch.tensor([[[0., 0., hw[1], hw[0]]]] * num_frames),
-            types=torch.ones(num_frames, 1, dtype=torch.long),
+            types=torch.full((num_frames, 1), HAND, dtype=torch.long),
             scores=torch.ones(num_frames, 1),
             valid=torch.ones(num_frames, 1, dtype=torch.bool))
         samples.append(sample)
     return samples
 
 
-def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+def count_flops(model, x: torch.Tensor) -> int:
     """FLOPs of ``model(x)`` without gradients."""
     with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), \
             FlopCounterMode(display=False) as counter:
@@ -79,19 +80,19 @@ def measure(cfg: Config, shape: List[int]) -> List[Tuple[str, int, int]]:
     rows = [('backbone', num_params(backbone), count_flops(backbone, x))]
     if cfg.model.get('neck') is not None:
         neck = MODELS.build(cfg.model.neck).eval()
-        neck.attach(backbone)
+        neck.check_backbone(backbone)
         num_frames = shape[0] if len(shape) == 3 else 1
-        neck.set_context(
+        context = neck.make_context(
             full_frame_samples(1, num_frames, tuple(shape[-2:])), x.shape)
         rows.append(
             ('backbone + ' + cfg.model.neck.type,
-             num_params(backbone) + num_params(neck), count_flops(backbone,
-                                                                  x)))
+             num_params(backbone) + num_params(neck),
+             count_flops(functools.partial(backbone, context=context), x)))
     return rows
 
 
-def main():
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
     register_all_modules()
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:

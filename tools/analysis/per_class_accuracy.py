@@ -1,17 +1,20 @@
 """Top-1 accuracy overall, per class and per group of classes from a dump of
 predictions: ``python tools/analysis/per_class_accuracy.py PREDS.pkl
-CLASSES.txt [--groups fine=hand closes,hand opens]``.
+CLASSES.txt [--groups fine=hand closes,hand opens] [--plot out.png]``.
 
 ``PREDS.pkl`` is written by ``tools/test.py CONFIG CKPT --dump PREDS.pkl``:
 a list of data samples as dicts, each with ``pred_score`` (num_classes,) and
 ``gt_label`` (1,). ``CLASSES.txt`` has one class name per line; line ``i``
-names label ``i``. The result is printed as a markdown table.
+names label ``i``. The result is printed as a markdown table; ``--plot``
+also draws the per-class rows as a bar chart.
 """
 import argparse
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from mmengine.fileio import load
+
+from mvitx.utils import load_pickle
+from mvitx.visualization import plot_per_class_accuracy, save_figure
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -25,6 +28,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=[],
         metavar='NAME=CLS1,CLS2',
         help='named groups of classes (by class name) to report together')
+    parser.add_argument(
+        '--plot', metavar='OUT.png', help='also write a per-class bar chart')
     return parser.parse_args(argv)
 
 
@@ -46,7 +51,7 @@ def load_predictions(path: str) -> Dict[str, np.ndarray]:
         dict: ``pred`` (N,) int predicted labels (arg-max of the scores) and
         ``gt`` (N,) int true labels.
     """
-    samples = load(path)
+    samples = load_pickle(path, tensors=True)
     pred = [int(_to_numpy(s['pred_score']).argmax()) for s in samples]
     gt = [int(_to_numpy(s['gt_label']).reshape(-1)[0]) for s in samples]
     return dict(pred=np.array(pred, np.int64), gt=np.array(gt, np.int64))
@@ -125,6 +130,14 @@ def main(argv: Optional[Sequence[str]] = None) -> List[tuple]:
     preds = load_predictions(args.preds)
     rows = top1_table(preds['pred'], preds['gt'], classes, groups)
     print(format_markdown(rows))
+    if args.plot:
+        # The class rows: after `overall`, before the groups.
+        names, accs, counts = zip(*rows[1:1 + len(classes)])
+        save_figure(
+            plot_per_class_accuracy(
+                names, accs, counts,
+                f'Top-1 per class ({rows[0][2]} samples, overall '
+                f'{rows[0][1]:.1f}%)'), args.plot)
     return rows
 
 

@@ -6,6 +6,12 @@ The output holds ``backbone.*`` and the classifier as
 weights are checked to load into it (image weights are inflated for a video
 arch).
 
+The input is loaded with ``torch.load(weights_only=True)`` and the
+allowlist of :func:`mvitx.utils.load_checkpoint_file`, which refuses a file
+that could run code; the official checkpoints are plain tensors and load
+that way. ``--unsafe-load`` loads a file you trust that holds other objects
+with ``weights_only=False``: such a file runs code while it loads.
+
 Examples:
     python tools/convert/convert_mvit.py --src torchvision \\
         mvit_v2_s-ae3be167.pth mvitv2_s_16x4_k400.pth
@@ -13,6 +19,7 @@ Examples:
         mvitv2_tiny.pth mvitv2_t_in1k.pth
 """
 import argparse
+import sys
 
 import torch
 
@@ -22,6 +29,7 @@ from mvitx.models.backbones.mvit_convert import (CONVERTERS,
                                                  inflate_image_to_video,
                                                  to_checkpoint,
                                                  unwrap_checkpoint)
+from mvitx.utils import CheckpointError, load_checkpoint_file
 
 #: The dataset of each source format's classifier by default.
 DEFAULT_SOURCE = dict(
@@ -47,14 +55,24 @@ def parse_args(argv=None):
         default='center',
         choices=('center', 'mean'),
         help='temporal kernel inflation of image weights')
+    parser.add_argument(
+        '--unsafe-load',
+        action='store_true',
+        help='load the input with weights_only=False: only for a file you '
+        'trust, which then runs any code it holds')
     parser.add_argument('input', help='source checkpoint')
     parser.add_argument('output', help='mvitx checkpoint to write')
     return parser.parse_args(argv)
 
 
 def convert(args) -> dict:
-    """Reads ``args.input`` and returns the mvitx checkpoint."""
-    checkpoint = torch.load(args.input, map_location='cpu', weights_only=False)
+    """Reads ``args.input`` and returns the mvitx checkpoint.
+
+    Raises:
+        CheckpointError: Without ``args.unsafe_load``, the input is missing,
+            damaged or refused by the allowlist; the message names it.
+    """
+    checkpoint = load_input(args.input, args.unsafe_load)
     backbone, head = convert_state_dict(
         unwrap_checkpoint(checkpoint), args.src)
     if args.arch is not None:
@@ -69,6 +87,38 @@ def convert(args) -> dict:
     return to_checkpoint(
         backbone, head, source,
         dict(src=args.src, arch=args.arch, converted_from=args.input))
+
+
+def load_input(path: str, unsafe: bool) -> dict:
+    """Loads the checkpoint to convert.
+
+    Args:
+        path (str): The checkpoint.
+        unsafe (bool): Load with ``weights_only=False`` (``--unsafe-load``),
+            after a warning on stderr.
+
+    Returns:
+        dict: The checkpoint as stored.
+
+    Raises:
+        CheckpointError: Without ``unsafe``, the file is missing, damaged
+            or refused by the allowlist; the message names it and
+            ``--unsafe-load``.
+    """
+    if unsafe:
+        print(
+            f'WARNING: --unsafe-load: loading {path} with '
+            'weights_only=False; a crafted file runs any code it holds. '
+            'Only convert files you trust.',
+            file=sys.stderr)
+        return torch.load(path, map_location='cpu', weights_only=False)
+    try:
+        return load_checkpoint_file(path, map_location='cpu')
+    except CheckpointError as err:
+        raise CheckpointError(
+            f'{err} To convert a file you trust that holds more than '
+            'tensors, add --unsafe-load (it loads with weights_only=False, '
+            'so the file can run code).') from err
 
 
 def main(argv=None):

@@ -1,10 +1,12 @@
-"""Extracts structured priors (person/hand/face boxes and keypoints) for
-every video of a dataset with an mmdet detector and an mmpose top-down
-model, one ``.npz`` per video (format: ``docs/priors.md``).
+"""Extracts structured priors (person/hand/face/object boxes, keypoints and,
+optionally, 3D poses) for every video of a dataset with an mmdet detector,
+an mmpose top-down model and an optional mmpose pose lifter, one ``.npz``
+per video (format: ``docs/priors.md``).
 
 Safe to run for days on many processes: ``--shard i/n`` splits the list,
 finished videos are skipped on restart, files are written under a temporary
-name and renamed, and a video that fails is logged and listed in
+name and renamed (a restart removes the temporary files a killed run of the
+shard left), and a video that fails is logged and listed in
 ``failed_<i>of<n>.txt`` without stopping the run.
 
 Example (one GPU, Kinetics, every 4th frame)::
@@ -13,11 +15,15 @@ Example (one GPU, Kinetics, every 4th frame)::
         --video-list data/kinetics400/train.csv \\
         --video-root data/kinetics400/videos_train \\
         --out-dir data/kinetics400/priors \\
-        --det-config rtmdet_m_640-8xb32_coco-person.py \\
-        --det-checkpoint rtmdet_m_person.pth \\
+        --det-config rtmdet_m_8xb32-300e_coco.py \\
+        --det-checkpoint rtmdet_m_coco.pth \\
         --pose-config rtmpose-m_8xb64-270e_coco-wholebody-256x192.py \\
         --pose-checkpoint rtmpose-m_wholebody.pth \\
         --frame-interval 4 --device cuda:0 --shard 0/8
+
+(``rtmdet_m_8xb32-300e_coco.py``: an 80-class COCO detector, so held
+objects get boxes too; add ``--pose3d-config``/``--pose3d-checkpoint`` for
+3D poses.)
 """
 import argparse
 import csv
@@ -102,6 +108,22 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--no-derive-parts',
         action='store_true',
         help='do not derive hand/face boxes from keypoints')
+    models.add_argument(
+        '--object-classes',
+        nargs='*',
+        metavar='NAME',
+        help='detector classes kept as object boxes, e.g. cup "cell phone" '
+        '(no names: no objects; default: the COCO classes a person holds, '
+        'mvitx.apis.priors.HELD_OBJECT_CLASSES, that the detector has)')
+    models.add_argument('--object-score-thr', type=float, default=0.3)
+    models.add_argument('--max-objects', type=int, default=10)
+    models.add_argument(
+        '--pose3d-config',
+        help='mmpose pose lifter config (H36M, e.g. video_pose_lift): adds '
+        '3D poses (keypoints3d)')
+    models.add_argument(
+        '--pose3d-checkpoint',
+        help='pose lifter checkpoint (omit only for tests: random weights)')
     models.add_argument(
         '--batch-size', type=int, default=8, help='frames per detector call')
     models.add_argument('--device', default='cpu', help='e.g. cuda:0')
@@ -197,8 +219,6 @@ def extract_video(extractor, path: str, args: argparse.Namespace) -> dict:
     :func:`~mvitx.datasets.prior_store.save_priors` fields."""
     import decord
 
-    from mvitx.apis.priors import stack_frame_priors
-
     if not osp.isfile(path):
         raise FileNotFoundError(f'no video {path}')
     reader = decord.VideoReader(path, num_threads=1)
@@ -211,7 +231,7 @@ def extract_video(extractor, path: str, args: argparse.Namespace) -> dict:
     for start in range(0, len(frame_inds), args.chunk_frames):
         chunk = frame_inds[start:start + args.chunk_frames].tolist()
         per_frame += extractor(list(reader.get_batch(chunk).asnumpy()))
-    fields = stack_frame_priors(per_frame, extractor.layout.num_keypoints)
+    fields = extractor.video_priors(per_frame, (height, width))
     meta = dict(
         video=path,
         fps=fps,
@@ -220,11 +240,13 @@ def extract_video(extractor, path: str, args: argparse.Namespace) -> dict:
         frame_interval=args.frame_interval,
         timestamp_offset=args.timestamp_offset,
         det_config=args.det_config,
-        pose_config=args.pose_config)
+        pose_config=args.pose_config,
+        pose3d_config=args.pose3d_config,
+        # box_classes index this list
+        det_classes=list(extractor.detector.dataset_meta['classes']))
     return dict(
         frame_inds=frame_inds,
         timestamps=frame_inds / fps + args.timestamp_offset,
-        keypoint_layout=extractor.keypoint_layout,
         video_size=(height, width),
         meta=meta,
         **fields)
@@ -289,6 +311,46 @@ def write_manifest(out_dir: str, settings: dict,
     os.replace(tmp, path)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none, or not a pid
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_tmp_files(out_dir: str, names: Sequence[str]) -> List[str]:
+    """Removes the temporary prior files that killed runs left in
+    ``out_dir``.
+
+    Only files of ``names`` (this shard's ``<stem>.npz``) are candidates:
+    another shard may be writing its own on another machine, where its
+    process id means nothing here. Of those, a file whose process still
+    runs here (a second run of this shard) is kept.
+
+    Args:
+        out_dir (str): The folder of the prior files.
+        names (Sequence[str]): File names of this shard's prior files.
+
+    Returns:
+        list[str]: The removed files.
+    """
+    from mvitx.datasets.prior_store import TEMP_NAME
+    names = set(names)
+    removed = []
+    for entry in os.listdir(out_dir):
+        match = TEMP_NAME.match(entry)
+        if (match and match['name'] in names
+                and not pid_alive(int(match['pid']))):
+            path = osp.join(out_dir, entry)
+            os.remove(path)
+            removed.append(path)
+    return removed
+
+
 def setup_logger(out_dir: str, shard: str) -> logging.Logger:
     """A logger writing to ``out_dir/logs/shard_<shard>.log`` only (the
     console shows the progress bar)."""
@@ -330,6 +392,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     video_stem(v) + '.npz')
         for v in mine
     }
+    stale = remove_stale_tmp_files(
+        args.out_dir, [osp.basename(p) for p in out_path.values()])
+    logger.info('removed %d stale temporary file(s) of killed runs%s',
+                len(stale), ''.join(f'\n  {p}' for p in stale))
     todo = [v for v in mine if not osp.exists(out_path[v])]
     logger.info('shard %s: %d of %d videos, %d already done', shard, len(mine),
                 len(videos),
@@ -339,8 +405,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         det_checkpoint=args.det_checkpoint,
         pose_config=args.pose_config,
         pose_checkpoint=args.pose_checkpoint,
+        pose3d_config=args.pose3d_config,
+        pose3d_checkpoint=args.pose3d_checkpoint,
         det_checkpoint_sha256=file_sha256(args.det_checkpoint),
         pose_checkpoint_sha256=file_sha256(args.pose_checkpoint),
+        pose3d_checkpoint_sha256=file_sha256(args.pose3d_checkpoint),
         sampling=args.sampling,
         frame_interval=args.frame_interval,
         keyframe_range=list(args.keyframe_range),
@@ -349,7 +418,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         kpt_score_thr=args.kpt_score_thr,
         max_persons=args.max_persons,
         max_parts=args.max_parts,
-        derive_parts=not args.no_derive_parts)
+        derive_parts=not args.no_derive_parts,
+        object_classes=args.object_classes,
+        object_score_thr=args.object_score_thr,
+        max_objects=args.max_objects)
     old_manifest = check_manifest(args.out_dir, settings)
     failed_path = osp.join(args.out_dir, f'failed_{shard}.txt')
     failed: List[Tuple[str, str]] = []
@@ -369,7 +441,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             max_persons=args.max_persons,
             max_parts=args.max_parts,
             batch_size=args.batch_size,
-            derive_parts=not args.no_derive_parts)
+            derive_parts=not args.no_derive_parts,
+            object_classes=args.object_classes,
+            object_score_thr=args.object_score_thr,
+            max_objects=args.max_objects,
+            pose3d_config=args.pose3d_config,
+            pose3d_checkpoint=args.pose3d_checkpoint)
         logger.info('models: %s',
                     json.dumps(extractor.settings, sort_keys=True))
         write_manifest(args.out_dir, settings, extractor.settings)

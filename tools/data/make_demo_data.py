@@ -8,12 +8,15 @@ closes, turns up or turns down. Every video comes with its exact
 object/hand/person boxes and keypoints as a prior file
 (:mod:`mvitx.datasets.prior_store`). The AVA part (:func:`make_ava`) is a
 few "movies" of several actors with multi-label actions, two of them small
-details. See ``docs/demo_data.md`` and ``docs/ava.md``.
+details; its ``kinetics/`` folder (:func:`make_ava_kinetics`) adds a few
+clips in the format of the Kinetics part of AVA-Kinetics. See
+``docs/demo_data.md`` and ``docs/ava.md``.
 
 Output is deterministic: the same ``--seed`` and settings give the same
 bytes, because every item draws from its own generator seeded by
 ``(seed, image or video, split, class, index)`` (AVA movies by ``(seed,
-split, movie)``) and the encoders (JPEG at fixed quality, OpenCV's
+split, movie)``, AVA-Kinetics clips by ``(seed, split, clip, 1)``) and the
+encoders (JPEG at fixed quality, OpenCV's
 ``mp4v``) are deterministic.
 """
 import argparse
@@ -797,6 +800,73 @@ def make_ava(root: str, seed: int, counts: dict) -> None:
             pickle.dump(proposals, f)
 
 
+#: Clips per split of the AVA-Kinetics part (the last one without actors),
+#: their length and the clip second of their keyframe.
+AVA_KINETICS_CLIPS = dict(train=3, val=2)
+AVA_KINETICS_SECONDS, AVA_KINETICS_KEYFRAME = 4, 2
+
+
+def make_ava_kinetics(root: str, seed: int) -> None:
+    """Writes the Kinetics part of a small AVA-Kinetics set next to the AVA
+    part (formats in ``docs/ava.md``)::
+
+        root/kinetics/videos/{split}/{youtube_id}_{start:06d}_{end:06d}.mp4
+        root/kinetics/annotations/kinetics_{train,val}_demo.csv
+        root/kinetics/annotations/kinetics_dense_proposals_{train,val}_demo.pkl
+
+    Each clip (:data:`AVA_KINETICS_SECONDS` long, named by its seconds in a
+    made-up YouTube video, as Kinetics-700 files are) has one annotated
+    keyframe :data:`AVA_KINETICS_KEYFRAME` seconds in, timed in seconds of
+    the YouTube video with microseconds, as ``kinetics_*_v1.0.csv``:
+    ``youtube_id,timestamp,x1,y1,x2,y2,action_id`` rows (no person id),
+    and ``youtube_id,timestamp`` for the last clip of each split, whose
+    keyframe has no actors. Actors, actions and proposals are drawn as in
+    :func:`make_ava`; proposals are keyed by the whole second
+    (``'youtube_id,%04d'``, mmaction2's ``fetch_proposal.py`` keys). The
+    label map is the AVA part's.
+
+    Args:
+        root (str): The AVA part's folder.
+        seed (int): Random seed.
+    """
+    ann_dir = osp.join(root, 'kinetics', 'annotations')
+    os.makedirs(ann_dir, exist_ok=True)
+    for split_index, split in enumerate(SPLITS):
+        video_dir = osp.join(root, 'kinetics', 'videos', split)
+        os.makedirs(video_dir, exist_ok=True)
+        rows, proposals = [], {}
+        for c in range(AVA_KINETICS_CLIPS[split]):
+            # The trailing 1 keeps these apart from the AVA movies' seeds.
+            rng = np.random.default_rng([seed, split_index, c, 1])
+            vid = youtube_id(rng)
+            start = int(rng.integers(0, 300))
+            num_actors = int(rng.integers(1, 3))
+            if c == AVA_KINETICS_CLIPS[split] - 1:
+                num_actors = 0
+            frames, keyframes, _ = render_movie(rng, AVA_KINETICS_SECONDS,
+                                                num_actors)
+            end = start + AVA_KINETICS_SECONDS
+            write_mp4(
+                osp.join(video_dir, f'{vid}_{start:06d}_{end:06d}.mp4'),
+                frames, AVA_FPS)
+            # Kinetics keyframes are not at whole seconds; a few
+            # milliseconds keep this one on the same frame.
+            ts = start + AVA_KINETICS_KEYFRAME + int(rng.integers(0, 40)) / 1e3
+            actors = keyframes[AVA_KINETICS_KEYFRAME]
+            for box, labels in actors:
+                for label in labels:
+                    rows.append(f'{vid},{ts:.6f},{box[0]:.3f},{box[1]:.3f},'
+                                f'{box[2]:.3f},{box[3]:.3f},{label}\n')
+            if not actors:
+                rows.append(f'{vid},{ts:.6f}\n')
+            proposals[f'{vid},{int(ts):04d}'] = proposals_for(rng, actors)
+        with open(osp.join(ann_dir, f'kinetics_{split}_demo.csv'), 'w') as f:
+            f.writelines(rows)
+        name = f'kinetics_dense_proposals_{split}_demo.pkl'
+        with open(osp.join(ann_dir, name), 'wb') as f:
+            pickle.dump(proposals, f)
+
+
 def make_demo_data(out: str,
                    seed: int = 0,
                    scale: str = 'small',
@@ -804,8 +874,9 @@ def make_demo_data(out: str,
                    video_size: int = 64,
                    num_frames: int = 16) -> None:
     """Writes the whole demo dataset under ``out`` (``imagenet/``,
-    ``kinetics/`` and ``ava/``); see :func:`make_imagenet`,
-    :func:`make_kinetics` and :func:`make_ava`.
+    ``kinetics/`` and ``ava/``, with ``ava/kinetics/``); see
+    :func:`make_imagenet`, :func:`make_kinetics`, :func:`make_ava` and
+    :func:`make_ava_kinetics`.
 
     Args:
         out (str): Output folder.
@@ -820,6 +891,7 @@ def make_demo_data(out: str,
     make_kinetics(
         osp.join(out, 'kinetics'), seed, counts, video_size, num_frames)
     make_ava(osp.join(out, 'ava'), seed, counts)
+    make_ava_kinetics(osp.join(out, 'ava'), seed)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -7,7 +7,8 @@ actor boxes and their top-k actions drawn.
 
 Person boxes come either from an AVA-style proposals pickle
 (``"{video stem},%04d" -> (N, 5)`` normalised boxes and scores, keyed by
-the keyframe's second) or from an mmdet detector (class 0 = person, as in
+the keyframe's second; read without running code and checked as
+``AVADataset`` does) or from an mmdet detector (class 0 = person, as in
 COCO models). One keyframe is scored every ``--keyframe-interval`` seconds
 with the config's test pipeline (its ``LoadAVAClip`` reads the clip around
 the keyframe from VIDEO); every frame shows the detections of its nearest
@@ -15,7 +16,6 @@ keyframe.
 """
 import argparse
 import os.path as osp
-import pickle
 from typing import Dict, List, Optional
 
 import cv2
@@ -25,7 +25,8 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose
 from mmengine.runner import load_checkpoint
 
-from mvitx.datasets.ava_files import make_image_key, read_labelmap
+from mvitx.datasets.ava_files import (make_image_key, read_labelmap,
+                                      read_proposals)
 from mvitx.registry import MODELS
 from mvitx.utils import register_all_modules
 
@@ -177,14 +178,13 @@ def main(argv=None) -> str:
     keyframes = list(range(0, len(frames), step))
 
     if args.proposals:
-        with open(args.proposals, 'rb') as f:
-            proposals = pickle.load(f)
+        proposals = read_proposals(args.proposals)
         stem = osp.splitext(osp.basename(args.video))[0]
+        no_proposal = np.zeros((0, 5), np.float32)
 
         def boxes_of(key: int) -> np.ndarray:
-            props = np.asarray(
-                proposals.get(make_image_key(stem, round(key / fps)), []),
-                np.float32).reshape(-1, 5)
+            props = proposals.get(
+                make_image_key(stem, round(key / fps)), no_proposal)
             return props[props[:, 4] >= args.det_score_thr]
     else:
         detector = PersonDetector(args.det_config, args.det_checkpoint,

@@ -17,9 +17,9 @@ demo_img_val_pipeline = [
 ]
 # Horizontal flips keep every demo video label (no left/right classes).
 demo_vid_train_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='PyAVInit'),
     dict(type='SampleFrames', clip_len=8, frame_interval=2),
-    dict(type='DecordDecode'),
+    dict(type='PyAVDecode'),
     dict(type='RandomResizedCrop', area_range=(0.5, 1.0)),
     dict(type='Resize', scale=(64, 64)),
     dict(type='Flip', flip_ratio=0.5),
@@ -27,23 +27,26 @@ demo_vid_train_pipeline = [
 ]
 # Two clips per video, their scores averaged (multi-view test).
 demo_vid_val_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='PyAVInit'),
     dict(
         type='SampleFrames',
         clip_len=8,
         frame_interval=2,
         num_clips=2,
         test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='PyAVDecode'),
     dict(type='Resize', scale=(64, 64)),
     dict(type='PackActionInputs'),
 ]
+# Every split reads its class list from the same file (relative to
+# data_root), so labels are range-checked and ids agree across splits.
 demo_img_train = dict(
     type='ImageDataset',
     source='demo_img',
     ann_file='',
     data_root=demo_root + '/imagenet',
     data_prefix=dict(img_path='train'),
+    classes='meta/classes.txt',
     pipeline=demo_img_train_pipeline)
 demo_img_val = dict(
     type='ImageDataset',
@@ -51,6 +54,7 @@ demo_img_val = dict(
     ann_file='',
     data_root=demo_root + '/imagenet',
     data_prefix=dict(img_path='val'),
+    classes='meta/classes.txt',
     pipeline=demo_img_val_pipeline,
     test_mode=True)
 demo_vid_train = dict(
@@ -59,6 +63,7 @@ demo_vid_train = dict(
     ann_file='train_list.txt',
     data_root=demo_root + '/kinetics',
     data_prefix=dict(video='videos_train'),
+    classes='classes.txt',
     pipeline=demo_vid_train_pipeline)
 demo_vid_val = dict(
     type='VideoDataset',
@@ -66,6 +71,7 @@ demo_vid_val = dict(
     ann_file='val_list.txt',
     data_root=demo_root + '/kinetics',
     data_prefix=dict(video='videos_val'),
+    classes='classes.txt',
     pipeline=demo_vid_val_pipeline,
     test_mode=True)
 
@@ -82,3 +88,6 @@ optim_wrapper = dict(
     paramwise_cfg=dict(layer_decay_rate=1.0))
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# Training samples, per-class accuracy and confusion matrices in
+# TensorBoard (docs/visualization.md).
+custom_hooks = [dict(type='VisualizationHook')]

@@ -22,12 +22,15 @@ in1k_val_pipeline = [
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackActionInputs'),
 ]
+# num_classes: a split with another number of class folders is an error
+# (ids come from the sorted folder names).
 in1k_train = dict(
     type='ImageDataset',
     source='in1k',
     ann_file='',
     data_root=in1k_root,
     data_prefix=dict(img_path='train'),
+    num_classes=1000,
     pipeline=in1k_train_pipeline)
 in1k_val = dict(
     type='ImageDataset',
@@ -35,6 +38,7 @@ in1k_val = dict(
     ann_file='',
     data_root=in1k_root,
     data_prefix=dict(img_path='val'),
+    num_classes=1000,
     pipeline=in1k_val_pipeline,
     test_mode=True)
 # Mixup/CutMix with label smoothing, applied per source by the

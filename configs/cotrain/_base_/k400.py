@@ -4,9 +4,9 @@
 # stride 4, 224 px; test: 5 clips x 3 crops averaged per video (MViTv2).
 k400_root = 'data/kinetics400'
 k400_train_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='PyAVInit'),
     dict(type='SampleFrames', clip_len=16, frame_interval=4),
-    dict(type='DecordDecode'),
+    dict(type='PyAVDecode'),
     dict(type='RandomResizedCrop'),
     dict(type='Resize', scale=(224, 224)),
     dict(type='Flip', flip_ratio=0.5),
@@ -15,24 +15,27 @@ k400_train_pipeline = [
     dict(type='PackActionInputs'),
 ]
 k400_val_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='PyAVInit'),
     dict(
         type='SampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=5,
         test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='PyAVDecode'),
     dict(type='Resize', scale=(-1, 224), keep_ratio=True),
     dict(type='ThreeCrop', crop_size=224),
     dict(type='PackActionInputs'),
 ]
+# The class list of every split: the sorted label names of train.csv
+# (relative to data_root), so a class missing from a split shifts no ids.
 k400_train = dict(
     type='VideoDataset',
     source='k400',
     ann_file='train.csv',
     data_root=k400_root,
     data_prefix=dict(video='videos_train'),
+    classes='train.csv',
     pipeline=k400_train_pipeline)
 k400_val = dict(
     type='VideoDataset',
@@ -40,6 +43,7 @@ k400_val = dict(
     ann_file='val.csv',
     data_root=k400_root,
     data_prefix=dict(video='videos_val'),
+    classes='train.csv',
     pipeline=k400_val_pipeline,
     test_mode=True)
 k400_batch_augments = dict(

@@ -39,6 +39,18 @@ class CoTrainBatchSampler(Sampler):
     batch is a function of the step, :meth:`set_step` resumes mid-epoch
     without loading the skipped data (``CoTrainLoop`` calls it).
 
+    Scale mechanics:
+
+    - ``accumulative_counts[s] = k``: a step of ``s`` yields ``k`` batches
+      of ``batch_sizes[s]`` (exactly the indices of one batch ``k`` times
+      as big); ``CoTrainLoop`` reads :meth:`micro_batches` and runs them as
+      ``k`` forward/backward passes and one optimiser step. Only with
+      ``'alternating'``.
+    - Repeated augmentation (``CoTrainDataset``'s ``repeat_aug``): a video
+      index yields ``K`` samples (one decode, ``K`` augmented views), so a
+      batch of ``B`` samples takes ``B / K`` indices of the stream and an
+      epoch of the stream still visits every video once.
+
     Iteration is endless: use an iteration-based loop. ``len()`` is a
     nominal epoch, the steps that draw ``len(dataset)`` samples in all.
 
@@ -56,6 +68,9 @@ class CoTrainBatchSampler(Sampler):
             Defaults to None (all 1).
         strategy (str): ``'alternating'`` or ``'joint'``. Defaults to
             ``'alternating'``.
+        accumulative_counts (dict[str, int], optional): Micro-batches of
+            ``batch_sizes[source]`` per optimiser step of a source, e.g.
+            ``dict(k400=4)``; missing sources get 1. Defaults to None.
 
     Examples:
         >>> train_dataloader = dict(
@@ -64,7 +79,8 @@ class CoTrainBatchSampler(Sampler):
         ...     batch_sampler=dict(
         ...         type='CoTrainBatchSampler',
         ...         batch_sizes=dict(in1k=128, k400=16),
-        ...         ratios=dict(in1k=1, k400=1)),
+        ...         ratios=dict(in1k=1, k400=1),
+        ...         accumulative_counts=dict(k400=2)),
         ...     dataset=dict(type='CoTrainDataset', datasets=dict(...)))
     """
 
@@ -73,7 +89,8 @@ class CoTrainBatchSampler(Sampler):
                  batch_size: int,
                  batch_sizes: Optional[Dict[str, int]] = None,
                  ratios: Optional[Dict[str, float]] = None,
-                 strategy: str = 'alternating'):
+                 strategy: str = 'alternating',
+                 accumulative_counts: Optional[Dict[str, int]] = None):
         if strategy not in STRATEGIES:
             raise ValueError(
                 f'strategy must be one of {STRATEGIES}, got {strategy!r}')
@@ -83,7 +100,12 @@ class CoTrainBatchSampler(Sampler):
                             f'{type(dataset).__name__}')
         batch_sizes = batch_sizes or {}
         ratios = ratios or {}
-        unknown = (set(batch_sizes) | set(ratios)) - set(dataset.sources)
+        accumulative_counts = accumulative_counts or {}
+        if strategy == 'joint' and accumulative_counts:
+            raise ValueError('accumulative_counts needs the alternating '
+                             'strategy (a joint step holds every source)')
+        unknown = (set(batch_sizes) | set(ratios)
+                   | set(accumulative_counts)) - set(dataset.sources)
         if unknown:
             raise KeyError(f'unknown sources {sorted(unknown)}; the dataset '
                            f'has {dataset.sources}')
@@ -98,9 +120,22 @@ class CoTrainBatchSampler(Sampler):
         self.ranges = [dataset.source_range(s) for s in self.sources]
         if any(len(r) == 0 for r in self.ranges):
             raise ValueError('every source needs at least one sample')
-        self.batch_sizes = [
-            int(batch_sizes.get(s, batch_size)) for s in self.sources
+        self.accumulative_counts = [
+            int(accumulative_counts.get(s, 1)) for s in self.sources
         ]
+        if min(self.accumulative_counts) < 1:
+            raise ValueError(
+                f'accumulative_counts must be >= 1: {accumulative_counts}')
+        # Indices per step: a repeated video index yields `repeats` samples.
+        self.batch_sizes = []
+        for s, counts in zip(self.sources, self.accumulative_counts):
+            samples = int(batch_sizes.get(s, batch_size))
+            repeats = dataset.repeats(s)
+            if samples % repeats:
+                raise ValueError(
+                    f'the batch size of {s!r} ({samples}) must be a '
+                    f'multiple of its repeated augmentation ({repeats})')
+            self.batch_sizes.append(samples // repeats * counts)
         weights = np.array([float(ratios.get(s, 1.)) for s in self.sources])
         if (weights < 0).any() or weights.sum() <= 0:
             raise ValueError(f'ratios must be >= 0 and not all 0: {ratios}')
@@ -117,6 +152,13 @@ class CoTrainBatchSampler(Sampler):
             step (int): Number of steps already trained (``runner.iter``).
         """
         self._start_step = int(step)
+
+    def micro_batches(self, step: int) -> int:
+        """Micro-batches in the batch of training step ``step`` (the
+        ``accumulative_counts`` of its source; 1 for ``'joint'``)."""
+        if self.strategy == 'joint':
+            return 1
+        return self.accumulative_counts[self.source_of_step(step)]
 
     def _block(self, block: int) -> np.ndarray:
         """Sources of steps ``block * _BLOCK ...`` (``(_BLOCK,)`` ints)."""
@@ -186,7 +228,8 @@ class CoTrainBatchSampler(Sampler):
             step += 1
 
     def __len__(self) -> int:
-        """A nominal epoch: steps that draw ``len(dataset)`` samples."""
+        """A nominal epoch: steps that draw every index of the dataset once
+        (every video once, whatever its repeats)."""
         sizes = np.array(self.batch_sizes, dtype=np.float64)
         if self.strategy == 'joint':
             per_step = sizes.sum()

@@ -2,12 +2,11 @@
 or from the movie file."""
 import os.path as osp
 
-import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mvitx.registry import TRANSFORMS
-from .loading import BrokenInputError, DecordDecode, DecordInit
+from .loading import BrokenInputError, DecordDecode, DecordInit, read_image
 
 
 @TRANSFORMS.register_module()
@@ -18,11 +17,19 @@ class LoadAVAClip(BaseTransform):
     Frame ``i`` of the clip is ``keyframe_ind + (i - clip_len // 2) *
     frame_interval``, clipped to the frames that exist, so both back-ends
     (``backend='frame'``: ``frame_dir``/``filename_tmpl`` images,
-    ``'video'``: decord on ``filename``) give the same clip.
+    ``'video'``: decord on ``filename``) give the same clip. The same path
+    reads AVA movies and the Kinetics clips of AVA-Kinetics.
+
+    A video sample whose ``keyframe_ind`` is None (an
+    :class:`~mvitx.datasets.AVADataset` with ``fps=None``) has its keyframe
+    at ``keyframe_sec`` seconds at the video's own frame rate (Kinetics
+    clips are not all 30 fps); ``frame_interval`` then counts the video's
+    frames.
 
     Required keys: ``backend``, ``keyframe_ind``, ``gt_bboxes_norm``,
     ``proposals_norm`` and ``frame_dir``, ``filename_tmpl``,
-    ``start_index``, ``total_frames`` (frames) or ``filename`` (video).
+    ``start_index``, ``total_frames`` (frames) or ``filename`` (video), and
+    ``keyframe_sec`` when ``keyframe_ind`` is None.
     Added keys: ``imgs`` uint8 ``(T, H, W, 3)`` RGB, ``frame_inds``,
     ``clip_len``, ``frame_interval``, ``total_frames``, ``img_shape``,
     ``ori_shape``, ``gt_bboxes`` and ``proposals`` ``(n, 4)`` float32 xyxy
@@ -34,7 +41,10 @@ class LoadAVAClip(BaseTransform):
         num_threads (int): Decord threads (video back-end). Defaults to 1.
 
     Raises:
-        BrokenInputError: A frame or video that cannot be read.
+        BrokenInputError: A frame (missing, truncated or not decodable, see
+            :func:`~mvitx.datasets.transforms.loading.read_image`), a frame
+            folder without frames (``total_frames`` 0) or a video that
+            cannot be read.
     """
 
     def __init__(self,
@@ -53,24 +63,26 @@ class LoadAVAClip(BaseTransform):
 
     @staticmethod
     def _read_frames(results: dict) -> np.ndarray:
-        imgs = []
-        for ind in results['frame_inds']:
-            path = osp.join(
-                results['frame_dir'],
-                results['filename_tmpl'].format(ind + results['start_index']))
-            img = cv2.imread(path, cv2.IMREAD_COLOR)
-            if img is None:
-                raise BrokenInputError(path, 'missing or unreadable frame')
-            imgs.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        return np.stack(imgs)
+        tmpl, first = results['filename_tmpl'], results['start_index']
+        paths = [
+            osp.join(results['frame_dir'], tmpl.format(ind + first))
+            for ind in results['frame_inds']
+        ]
+        return np.stack([read_image(path) for path in paths])
 
     def transform(self, results: dict) -> dict:
         if results['backend'] == 'video':
             results = self.decord_init(results)
+            if results['keyframe_ind'] is None:
+                results['keyframe_ind'] = int(
+                    round(results['keyframe_sec'] * results['avg_fps']))
             results['frame_inds'] = self._frame_inds(results['keyframe_ind'],
                                                      results['total_frames'])
             results = self.decord_decode(results)
         else:
+            if results['total_frames'] == 0:
+                raise BrokenInputError(results['frame_dir'],
+                                       'missing or empty frame folder')
             results['frame_inds'] = self._frame_inds(results['keyframe_ind'],
                                                      results['total_frames'])
             imgs = self._read_frames(results)

@@ -15,7 +15,8 @@ PRIOR_KEYS = dict(
     prior_bboxes='bboxes',
     prior_box_types='types',
     prior_box_scores='scores',
-    prior_keypoints='keypoints')
+    prior_keypoints='keypoints',
+    prior_keypoints3d='keypoints3d')
 
 
 @TRANSFORMS.register_module()
@@ -35,8 +36,9 @@ class PackActionInputs(BaseTransform):
     ``labels`` from ``gt_labels``), ``proposals`` (``bboxes``, ``scores``
     from ``proposal_scores``), and ``priors`` (``bboxes`` ``(T, M, 4)``,
     ``types`` ``(T, M)``, ``scores`` ``(T, M)``, ``valid`` ``(T, M)`` =
-    ``types >= 0``, ``keypoints`` ``(T, P, K, 3)``), and the ``meta_keys``
-    present in ``results`` as metainfo.
+    ``types >= 0``, ``keypoints`` ``(T, P, K, 3)`` and, when loaded,
+    ``keypoints3d`` ``(T, P, K3, 4)``), and the ``meta_keys`` present in
+    ``results`` as metainfo.
 
     Args:
         meta_keys (Sequence[str]): Result keys copied into the metainfo.

@@ -1,6 +1,7 @@
-"""Loading: video decoding of only the sampled frames (decord or PyAV),
-frame sampling, and image loading (an image is a clip of one frame)."""
-from typing import List, Tuple
+"""Loading: video decoding of only the sampled frames (decord, PyAV or
+torchcodec), frame sampling, and image reading that refuses truncated files
+(an image is a clip of one frame)."""
+from typing import List, NamedTuple, Tuple
 
 import cv2
 import numpy as np
@@ -75,36 +76,90 @@ class DecordInit(_VideoInit):
         return reader, len(reader), reader.get_avg_fps()
 
 
+class PyAVVideo(NamedTuple):
+    """A video opened by :class:`PyAVInit`.
+
+    Attributes:
+        container (av.container.InputContainer): The open file.
+        stream (av.video.stream.VideoStream): Its first video stream.
+        packets (list): The stream's packets in decoding order.
+        frame_pts (list): Presentation timestamps in presentation order:
+            frame ``n`` is the one at ``frame_pts[n]``.
+    """
+    container: object
+    stream: object
+    packets: list
+    frame_pts: list
+
+
 @TRANSFORMS.register_module()
 class PyAVInit(_VideoInit):
-    """Opens a video with PyAV (FFmpeg); the frame count comes from the
-    container (or duration x frame rate when it has none). See
-    :class:`_VideoInit` for keys and arguments.
+    """Opens a video with PyAV (FFmpeg) and reads its packets without
+    decoding them. See :class:`_VideoInit` for keys and arguments.
 
-    Frame indices map to timestamps through the average frame rate, so
-    this backend assumes a constant frame rate (true of the usual Kinetics
-    re-encodes); use :class:`DecordInit` for variable frame rate files.
+    The packets' presentation timestamps place every frame: frame ``n`` is
+    the ``n``-th in presentation order, i.e. the ``n``-th frame a decoder
+    outputs from the start of the file, at a constant or variable frame
+    rate and in any container (``total_frames`` counts the frames instead
+    of trusting the header). ``video_reader`` is a :class:`PyAVVideo`: the
+    compressed video stays in memory until :class:`PyAVDecode` has run.
     """
 
-    def open(self, filename: str) -> Tuple[object, int, float]:
+    def open(self, filename: str) -> Tuple[PyAVVideo, int, float]:
         import av
         container = av.open(filename)
         try:
             stream = container.streams.video[0]
             stream.thread_type = 'NONE' if self.num_threads == 1 else 'AUTO'
             stream.codec_context.thread_count = self.num_threads
-            fps = float(stream.average_rate or stream.guessed_rate)
-            total = stream.frames
-            if not total:  # containers without a frame count (mkv, webm)
-                seconds = (
-                    float(stream.duration *
-                          stream.time_base) if stream.duration else
-                    (container.duration or 0) / 1e6)
-                total = int(round(seconds * fps))
+            # The last packet is an empty one that marks the end.
+            packets = [p for p in container.demux(stream) if p.size]
+            if any(p.pts is None for p in packets):
+                raise ValueError('packets without timestamps')
+            # The decoder drops the frames of discarded packets (those an
+            # edit list cuts), so they have no index.
+            frame_pts = sorted(p.pts for p in packets if not p.is_discard)
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
         except Exception:
             container.close()
             raise
-        return container, int(total), fps
+        video = PyAVVideo(container, stream, packets, frame_pts)
+        return video, len(frame_pts), fps
+
+
+@TRANSFORMS.register_module()
+class TorchCodecInit(_VideoInit):
+    """Opens a video with torchcodec's CPU decoder in its exact seek mode
+    (it scans the packets first, so frame ``n`` is the ``n``-th in
+    presentation order, as with :class:`PyAVInit`). See :class:`_VideoInit`
+    for keys and arguments.
+
+    torchcodec loads the system's FFmpeg shared libraries (major versions 4
+    to 9); ``tools/install.sh`` installs Debian's.
+
+    Raises:
+        ImportError: When the pipeline is built, if torchcodec or FFmpeg's
+            libraries are missing (not later, as a broken file per sample).
+    """
+
+    def __init__(self, num_threads: int = 1):
+        super().__init__(num_threads)
+        try:
+            from torchcodec.decoders import VideoDecoder
+        except (ImportError, RuntimeError) as err:
+            raise ImportError(
+                'TorchCodecInit needs torchcodec and FFmpeg 4 to 9 shared '
+                'libraries (see tools/install.sh): '
+                f'{_first_line(err)}') from err
+        self._decoder = VideoDecoder
+
+    def open(self, filename: str) -> Tuple[object, int, float]:
+        reader = self._decoder(
+            filename,
+            seek_mode='exact',
+            num_ffmpeg_threads=self.num_threads,
+            dimension_order='NHWC')
+        return reader, len(reader), reader.metadata.average_fps
 
 
 @TRANSFORMS.register_module()
@@ -216,63 +271,125 @@ class DecordDecode(_VideoDecode):
 
 @TRANSFORMS.register_module()
 class PyAVDecode(_VideoDecode):
-    """Decodes the sampled frames with PyAV: one seek to the key frame
-    before the first index, then decoding forward, converting to RGB only
-    the frames asked for; closes the container. See :class:`_VideoDecode`
-    for keys."""
+    """Decodes the sampled frames with PyAV from the packets
+    :class:`PyAVInit` read, then closes the file. See :class:`_VideoDecode`
+    for keys.
 
-    @staticmethod
-    def _decode_from(container, stream, inds: List[int], seek: bool) -> dict:
-        fps, base = float(stream.average_rate), stream.time_base
-        start = stream.start_time or 0
-        if seek:
-            container.seek(
-                start + int(inds[0] / fps / base),
-                stream=stream,
-                backward=True,
-                any_frame=False)
-        wanted, found = set(inds), {}
-        for frame in container.decode(stream):
-            index = int(round(float((frame.pts - start) * base) * fps))
-            if index in wanted:
-                found[index] = frame.to_ndarray(format='rgb24')
-            if index >= inds[-1]:
-                break
-        return found
+    Decoding starts at the last key frame before the first wanted frame
+    (no seek: the packets are in memory) and ends with the last packet, in
+    decoding order, of a frame shown no later than the last wanted one. A
+    frame that is not wanted and that no other frame references (a
+    non-reference B-frame: about half the frames of an x264 encode) is
+    skipped by the decoder instead of decoded; the wanted frames and the
+    frames they depend on are decoded as usual, so every frame returned is
+    the one a decoder gives from the start of the file. Only the wanted
+    frames are converted to RGB, through one conversion context.
+    """
+
+    def read(self, reader: PyAVVideo, inds: List[int]) -> np.ndarray:
+        with reader.container:
+            wanted = [reader.frame_pts[i] for i in inds]
+            start = stop = 0
+            for i, packet in enumerate(reader.packets):
+                if packet.is_keyframe and packet.pts <= wanted[0]:
+                    start = i
+                if packet.pts <= wanted[-1]:
+                    stop = i + 1
+            found = _decode_frames(reader.stream.codec_context,
+                                   reader.packets[start:stop], set(wanted))
+        missing = [i for i, pts in zip(inds, wanted) if pts not in found]
+        if missing:
+            raise ValueError(f'frames {missing[:3]} not decoded (truncated '
+                             'or damaged file?)')
+        return np.stack([found[pts] for pts in wanted])
+
+
+def _decode_frames(codec, packets: list, wanted: set) -> dict:
+    """Feeds ``packets`` to the decoder ``codec``, then drains it, until it
+    has output every frame whose timestamp is in ``wanted``; returns them,
+    RGB, by timestamp."""
+    from av.video.reformatter import VideoReformatter
+
+    # One context for all conversions: a frame's own ``to_ndarray`` builds
+    # a new one per frame, which costs more than the conversion.
+    to_rgb, found = VideoReformatter(), {}
+    for packet in packets + [None]:  # None drains the delayed frames
+        if packet is not None:
+            codec.skip_frame = 'DEFAULT' if packet.pts in wanted else 'NONREF'
+        for frame in codec.decode(packet):
+            if frame.pts in wanted:
+                found[frame.pts] = to_rgb.reformat(
+                    frame, format='rgb24').to_ndarray()
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+@TRANSFORMS.register_module()
+class TorchCodecDecode(_VideoDecode):
+    """Decodes the sampled frames with torchcodec's ``get_frames_at``. See
+    :class:`_VideoDecode` for keys."""
 
     def read(self, reader, inds: List[int]) -> np.ndarray:
-        with reader:
-            stream = reader.streams.video[0]
-            found = self._decode_from(reader, stream, inds, inds[0] > 0)
-            if len(found) < len(inds) and inds[0] > 0:
-                # A seek that overshot (sparse or wrong index): from start.
-                reader.seek(0, stream=stream, backward=True)
-                found = self._decode_from(reader, stream, inds, False)
-            missing = [i for i in inds if i not in found]
-            if missing:
-                raise ValueError(f'frames {missing[:3]} not found '
-                                 '(truncated file?)')
-            return np.stack([found[i] for i in inds])
+        return reader.get_frames_at(inds).data.numpy()
+
+
+#: A JPEG starts with the start-of-image marker and ends with end-of-image.
+JPEG_SOI, JPEG_EOI = b'\xff\xd8', b'\xff\xd9'
+
+
+def read_image(path: str) -> np.ndarray:
+    """Reads an image file as uint8 ``(H, W, 3)`` RGB, refusing damaged ones.
+
+    The file is read once and decoded from memory. A JPEG must end with its
+    end-of-image marker (``FFD9``; trailing zero bytes of padding are
+    allowed): OpenCV decodes a truncated JPEG without an error, filling the
+    missing part with grey. Any other damage counts only where the decoder
+    fails on it (a garbled header does; scrambled bytes inside the
+    compressed data that the decoder recovers from do not).
+
+    Args:
+        path (str): The image file (any format OpenCV reads).
+
+    Returns:
+        np.ndarray: The image, uint8 ``(H, W, 3)`` RGB.
+
+    Raises:
+        BrokenInputError: If the file is missing, empty, a truncated JPEG or
+            not decodable.
+    """
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError as err:
+        raise BrokenInputError(path, err.strerror or str(err)) from err
+    if not data:
+        raise BrokenInputError(path, 'empty file')
+    if data.startswith(JPEG_SOI) and not data.rstrip(b'\0').endswith(JPEG_EOI):
+        raise BrokenInputError(path, 'truncated JPEG (no end-of-image '
+                               'marker)')
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise BrokenInputError(path, 'not a readable image (the decoder '
+                               'failed)')
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 @TRANSFORMS.register_module()
 class LoadImage(BaseTransform):
-    """Reads an image as a one-frame clip.
+    """Reads an image as a one-frame clip, with :func:`read_image`.
 
     Required keys: ``img_path``. Added keys: ``imgs`` uint8 ``(1, H, W, 3)``
     RGB, ``frame_inds`` ``[0]``, ``total_frames`` 1, ``img_shape``,
     ``ori_shape``.
 
     Raises:
-        BrokenInputError: If the file is missing or not a readable image.
+        BrokenInputError: If the file is missing, truncated or not a
+            readable image.
     """
 
     def transform(self, results: dict) -> dict:
-        path = results['img_path']
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
-        if img is None:
-            raise BrokenInputError(path, 'missing or not a readable image')
-        imgs = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)[None]
+        imgs = read_image(results['img_path'])[None]
         results['imgs'] = imgs
         results['frame_inds'] = np.zeros(1, dtype=np.int64)
         results['total_frames'] = 1

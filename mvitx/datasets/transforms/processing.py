@@ -302,10 +302,23 @@ class ThreeCrop(BaseTransform):
         return results
 
 
+def _swap_keypoints(kps: np.ndarray, pairs: Optional[Sequence]) -> np.ndarray:
+    """``(T, P, K, C)`` keypoints with the left/right ids of ``pairs``
+    swapped (as they are when there are none)."""
+    if not pairs:
+        return kps
+    order = np.arange(kps.shape[2])
+    for i, j in pairs:
+        order[i], order[j] = j, i
+    return kps[:, :, order]
+
+
 @TRANSFORMS.register_module()
 class Flip(BaseTransform):
     """Flips the clip with probability ``flip_ratio`` and swaps the
-    left/right keypoint ids listed in ``results['keypoint_flip_pairs']``.
+    left/right keypoint ids listed in ``results['keypoint_flip_pairs']``;
+    a horizontal flip also mirrors 3D poses (``prior_keypoints3d``: x
+    negated, ``keypoint3d_flip_pairs`` swapped).
 
     Records ``flip`` (bool) and ``flip_direction``.
 
@@ -338,13 +351,15 @@ class Flip(BaseTransform):
             [[-1, 0, w], [0, 1, 0]] if horizontal else [[1, 0, 0], [0, -1, h]],
             dtype=np.float64)
         _warp_annotations(results, matrix, w, h)
-        pairs = results.get('keypoint_flip_pairs')
-        kps = results.get(KEYPOINT_KEY)
-        if horizontal and pairs and kps is not None:
-            order = np.arange(kps.shape[2])
-            for i, j in pairs:
-                order[i], order[j] = j, i
-            results[KEYPOINT_KEY] = kps[:, :, order]
+        if horizontal and KEYPOINT_KEY in results:
+            results[KEYPOINT_KEY] = _swap_keypoints(
+                results[KEYPOINT_KEY], results.get('keypoint_flip_pairs'))
+        if horizontal and 'prior_keypoints3d' in results:
+            # Camera coordinates: a mirrored image mirrors x.
+            kps3d = results['prior_keypoints3d']
+            results['prior_keypoints3d'] = _swap_keypoints(
+                kps3d * np.array([-1, 1, 1, 1], kps3d.dtype),
+                results.get('keypoint3d_flip_pairs'))
         return results
 
     def __repr__(self) -> str:

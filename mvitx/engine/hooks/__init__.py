@@ -1,1 +1,2 @@
 from .topdown_attention_hook import TopDownAttentionHook
+from .visualization_hook import VisualizationHook

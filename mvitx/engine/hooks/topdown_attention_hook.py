@@ -20,10 +20,14 @@ class TopDownAttentionHook(Hook):
     ``num_samples`` clips, one row each, frames side by side, overlaid with
     the top-down attention (averaged over heads and queries).
 
-    Only the main process writes. The model must have a ``neck`` with
-    ``attention_maps()`` (:class:`mvitx.models.necks.TopDownModulation`),
-    and the batch must hold one source (a mixed batch runs the neck once
-    per source; the hook then warns and writes nothing).
+    Only the main process writes. The hook preprocesses the batch with the
+    model's ``data_preprocessor``, runs ``model.extract_feat`` on it (a
+    :class:`~mvitx.models.BaseActionModel`; multi-view batches as one batch
+    of views) and draws ``model.neck.attention_maps(modulation)`` of the
+    modulation it returns; the neck must have ``attention_maps``
+    (:class:`mvitx.models.necks.TopDownModulation`). The batch must hold
+    one source (a mixed batch is split per source; the hook then warns and
+    writes nothing).
 
     Args:
         interval (int): Every ``interval`` validation runs. Defaults to 1.
@@ -59,17 +63,18 @@ class TopDownAttentionHook(Hook):
             raise TypeError('TopDownAttentionHook needs a model whose neck '
                             'has attention_maps() (TopDownModulation)')
         with torch.no_grad():
-            model.val_step(self._batch)
-        inputs = self._batch['inputs']
-        num_views = inputs[0].shape[0] if inputs[0].ndim == 5 else 1
-        count = min(self.num_samples, len(inputs))
-        for index, maps in neck.attention_maps().items():
-            if maps.shape[0] != len(inputs) * num_views:
+            data = model.data_preprocessor(self._batch, False)
+            if isinstance(data['inputs'], dict):
                 runner.logger.warning(
-                    f'TopDownAttentionHook: {maps.shape[0]} attention maps '
-                    f'for {len(inputs)} inputs (a batch mixing sources?); '
-                    'nothing written')
+                    'TopDownAttentionHook: the first validation batch mixes '
+                    f'sources {sorted(data["inputs"])}; nothing written')
                 return
+            x, num_views = model.flatten_views(data['inputs'],
+                                               data['data_samples'])
+            _, modulation = model.extract_feat(x, data['data_samples'])
+        inputs = self._batch['inputs']
+        count = min(self.num_samples, len(inputs))
+        for index, maps in neck.attention_maps(modulation).items():
             rows = []
             for i in range(count):
                 clip = inputs[i][0] if num_views > 1 else inputs[i]

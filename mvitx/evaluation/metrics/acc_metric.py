@@ -24,11 +24,14 @@ class AccMetric(BaseMetric):
             Defaults to ``(1, 5)``.
         collect_device (str): ``'cpu'`` or ``'gpu'``, where results are
             gathered across ranks. Defaults to ``'cpu'``.
-        prefix (str, optional): Prefix of the metric names. Defaults to
-            None.
+        prefix (str, optional): Prepended to every key as ``prefix/``.
+            Defaults to None: :attr:`default_prefix`, empty, as the keys
+            already name their source.
     """
 
-    default_prefix: Optional[str] = None
+    # Empty, not None: mmengine warns about a None prefix and prepends only
+    # a non-empty one, so the keys stay `<source>/top1`.
+    default_prefix: Optional[str] = ''
 
     def __init__(self,
                  topk: Sequence[int] = (1, 5),

@@ -1,24 +1,56 @@
-"""Frame-level AVA mAP (official ActivityNet protocol) with a long-tail
-report.
+"""Frame-level AVA mAP under both official ActivityNet protocols, with a
+long-tail report.
 
-The protocol follows the official ``get_ava_performance.py`` of the
-ActivityNet challenge:
+Two versions of the official ``Evaluation/get_ava_performance.py``
+(github.com/activitynet/ActivityNet) are implemented, chosen by
+``protocol``:
 
-* ground truth and detections are keyed by ``"video_id,%04d"`` keyframes;
-  keyframes listed in the exclusion file are dropped from both;
+``'v2.2'`` (default), the script of March 2019 to April 2020, which
+published AVA v2.1/v2.2 numbers and PySlowFast's and mmaction2's ports use:
+
+* keyframes are keyed ``"video_id,%04d"`` (whole seconds); keyframes in the
+  exclusion file are dropped from ground truth and detections;
+* detections on keyframes without ground truth are false positives.
+
+``'latest'``, the current script (April 2020 on: "empty keyframes are now
+represented by rows with only video-id,timestamp", then timestamps with
+microseconds for AVA-Kinetics, whose challenge it scores):
+
+* keyframes are keyed ``"video_id,%.6f"`` (seconds with microseconds);
+* there is no exclusion file: the ground truth lists every evaluated
+  keyframe, those without actors as 2-column ``video_id,timestamp`` rows;
+* detections on keyframes the ground-truth file does not list (by any row,
+  of any class) are ignored; on a listed keyframe, detections matching no
+  ground-truth box are false positives.
+
+Both:
+
 * only the evaluated classes of the label map (60 of the 80 AVA actions)
-  count; at most ``max_dets_per_frame`` (50) ``(box, action)`` detections,
-  the best-scored, are kept per keyframe;
+  count; at most ``max_dets_per_frame`` (50) ``(box, action)``
+  detections, the best-scored, are kept per keyframe;
+* then detections with ``x2 <= x1`` or ``y2 <= y1`` are dropped, neither
+  true nor false positives (``_remove_invalid_boxes`` of the official
+  ``per_image_evaluation.py``). A ground-truth box with ``x2 < x1`` or
+  ``y2 < y1`` is a positive that no detection can match, but the official
+  code stops ("Invalid box data", its ``BoxList``) as soon as a detection
+  of the box's class is on its keyframe; :func:`frame_ap` stops there too,
+  naming the keyframe. (A ground-truth box of zero width or height is
+  valid there, and matches nothing: IoU 0.) The object-detection utilities
+  are the same in both versions;
 * per class, detections are matched greedily in descending score order to
   unmatched ground-truth boxes of the same keyframe with IoU >= 0.5;
-  detections on keyframes without ground truth are false positives;
 * AP is the PASCAL VOC (all-point interpolated) area under the
   precision/recall curve; classes without ground truth are NaN and left out
   of the mean; classes with ground truth but no detection have AP 0.
 
-mmaction2's port differs in the last two points, drops the per-frame
-limit and counts the ground truth of excluded keyframes (see
-``docs/ava.md``); with ``max_dets_per_frame=None``, its
+2-column rows are read under both protocols; under ``'v2.2'`` they change
+nothing (a keyframe without ground truth makes its detections false
+positives either way), although that script itself refuses them.
+
+mmaction2's port differs from ``'v2.2'`` in its default treatment of
+keyframes without ground truth, drops the per-frame limit, classes with
+ground truth but no detection, and counts the ground truth of excluded
+keyframes (see ``docs/ava.md``); with ``max_dets_per_frame=None``, its
 ``ignore_empty_frames=False``, every ground-truth class detected somewhere
 and no ground truth on excluded keyframes, both give the same numbers.
 """
@@ -35,6 +67,38 @@ from mvitx.datasets.ava_files import (FrameBoxes, read_ava_csv,
                                       read_exclusions, read_labelmap)
 from mvitx.registry import METRICS
 from mvitx.structures.bbox import box_iou
+
+#: The official evaluation versions (see the module docstring).
+PROTOCOLS = ('v2.2', 'latest')
+
+
+def check_protocol(protocol: str, exclude_file: Optional[str]) -> None:
+    """Refuses an unknown protocol, and an exclusion file under
+    ``'latest'`` (which has none).
+
+    Raises:
+        ValueError: Either.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f'protocol must be one of {PROTOCOLS}, got '
+                         f'{protocol!r}')
+    if protocol == 'latest' and exclude_file is not None:
+        raise ValueError(
+            "protocol 'latest' has no exclusion file: its ground truth "
+            'lists the evaluated keyframes (2-column rows for those '
+            f'without actors); got exclude_file={exclude_file!r}')
+
+
+def ap_key(class_id: int, name: str) -> str:
+    """The result key of one class's AP, e.g. ``'AP/12_stand'``."""
+    return f'AP/{class_id}_{name}'
+
+
+def long_tail_bucket(count: int, thresholds: Tuple[int, int]) -> str:
+    """``'tail'`` below ``thresholds[0]`` training rows, ``'head'`` from
+    ``thresholds[1]`` on, ``'middle'`` between."""
+    low, high = thresholds
+    return 'tail' if count < low else 'head' if count >= high else 'middle'
 
 
 def voc_average_precision(scores: np.ndarray, tp: np.ndarray,
@@ -73,6 +137,10 @@ def frame_ap(gt: Dict[str, FrameBoxes],
              iou_thr: float = 0.5) -> Dict[int, float]:
     """Per-class frame AP of detections against ground truth.
 
+    Detections with ``x2 <= x1`` or ``y2 <= y1`` are dropped; detections on
+    keyframes absent from ``gt`` are false positives (see the module
+    docstring).
+
     Args:
         gt (dict): Ground truth per keyframe (see :func:`read_ava_csv`).
         dets (dict): Detections per keyframe, each in descending score
@@ -83,6 +151,10 @@ def frame_ap(gt: Dict[str, FrameBoxes],
 
     Returns:
         dict[int, float]: AP per class id (NaN without ground truth).
+
+    Raises:
+        ValueError: A ground-truth box with ``x2 < x1`` or ``y2 < y1`` on a
+            keyframe with a detection of its class, as the official code.
     """
     excluded = excluded or set()
     num_gt = defaultdict(int)
@@ -95,11 +167,21 @@ def frame_ap(gt: Dict[str, FrameBoxes],
     for key, (boxes, labels, score) in dets.items():
         if key in excluded:
             continue
+        valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
+        boxes, labels, score = boxes[valid], labels[valid], score[valid]
         gt_boxes, gt_labels, _ = gt.get(key, empty)
         for label in np.unique(labels):
             sel = labels == label
             det_boxes = boxes[sel]
             cls_gt = gt_boxes[gt_labels == label]
+            inverted = (cls_gt[:, 2:] < cls_gt[:, :2]).any(1)
+            if inverted.any():
+                raise ValueError(
+                    f'keyframe {key}: ground-truth box '
+                    f'{cls_gt[inverted][0].tolist()} of action {label} has '
+                    'x2 < x1 or y2 < y1 and the keyframe has a detection '
+                    'of that action; the official evaluation stops here '
+                    'too ("Invalid box data")')
             tp = np.zeros(len(det_boxes), dtype=bool)
             if len(cls_gt):
                 iou = box_iou(det_boxes, cls_gt)
@@ -120,9 +202,10 @@ def frame_ap(gt: Dict[str, FrameBoxes],
 
 
 def class_frequencies(path: str) -> Dict[int, int]:
-    """Number of ``(box, action)`` rows per action id of an AVA CSV."""
+    """Number of ``(box, action)`` rows per action id of an AVA or
+    AVA-Kinetics CSV."""
     counts = defaultdict(int)
-    for _, labels, _ in read_ava_csv(path).values():
+    for _, labels, _ in read_ava_csv(path, precise=True).values():
         for label in labels:
             counts[int(label)] += 1
     return dict(counts)
@@ -147,12 +230,14 @@ class AVAMetric(BaseMetric):
     ``middle_mAP``, ``tail_mAP`` (when ``train_ann_file`` is given) and
     ``AP/<id>_<name>`` per evaluated class, fractions in [0, 1] as printed
     by the official script. The detections are written in the official
-    submission format to ``out_file``.
+    submission format to ``out_file``, timestamps as the protocol keys
+    them (``%04d`` under ``'v2.2'``, ``%.6f`` under ``'latest'``).
 
     Args:
         ann_file (str): Ground-truth CSV of the evaluated split.
         label_file (str): Action list ``.pbtxt`` of the evaluated classes.
-        exclude_file (str, optional): Excluded keyframes CSV.
+        exclude_file (str, optional): Excluded keyframes CSV (``'v2.2'``
+            only).
         train_ann_file (str, optional): Training CSV for the long-tail
             buckets. Defaults to None (no buckets).
         long_tail_thresholds (tuple[int, int]): Tail/middle and
@@ -162,11 +247,20 @@ class AVAMetric(BaseMetric):
         max_dets_per_frame (int, optional): Official per-keyframe limit on
             ``(box, action)`` detections. Defaults to 50.
         iou_thr (float): Matching IoU. Defaults to 0.5.
+        protocol (str): ``'v2.2'`` or ``'latest'`` official evaluation
+            (module docstring). Defaults to ``'v2.2'``.
         out_file (str): Where the official-format detection CSV is
-            written. Defaults to ``'ava_detections.csv'``.
+            written. ``tools/train.py`` and ``tools/test.py`` put a relative
+            path that the config sets inside the run's work dir; otherwise
+            it is relative to the current directory. Defaults to
+            ``'ava_detections.csv'``.
         collect_device (str): Where results are gathered. Defaults to
             ``'cpu'``.
         prefix (str, optional): Defaults to ``'ava'``.
+
+    Raises:
+        ValueError: Decreasing ``long_tail_thresholds``, an unknown
+            ``protocol`` or an ``exclude_file`` under ``'latest'``.
     """
 
     default_prefix: Optional[str] = 'ava'
@@ -180,6 +274,7 @@ class AVAMetric(BaseMetric):
                  action_thr: float = 0.002,
                  max_dets_per_frame: Optional[int] = 50,
                  iou_thr: float = 0.5,
+                 protocol: str = 'v2.2',
                  out_file: str = 'ava_detections.csv',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
@@ -187,6 +282,8 @@ class AVAMetric(BaseMetric):
         if long_tail_thresholds[0] > long_tail_thresholds[1]:
             raise ValueError('long_tail_thresholds must be increasing, got '
                              f'{long_tail_thresholds}')
+        check_protocol(protocol, exclude_file)
+        self.protocol = protocol
         self.ann_file = ann_file
         self.label_file = label_file
         self.exclude_file = exclude_file
@@ -214,7 +311,7 @@ class AVAMetric(BaseMetric):
             self.results.append(
                 dict(
                     video_id=sample['video_id'],
-                    timestamp=int(sample['timestamp']),
+                    timestamp=float(sample['timestamp']),
                     bboxes=boxes.reshape(-1, 4),
                     scores=scores.reshape(len(boxes), -1)))
 
@@ -241,7 +338,10 @@ class AVAMetric(BaseMetric):
         """
         out_path = self.out_file
         os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
-        write_ava_csv(self.results_to_rows(results), out_path)
+        write_ava_csv(
+            self.results_to_rows(results),
+            out_path,
+            precise=self.protocol == 'latest')
         metrics = evaluate_ava(
             out_path,
             self.ann_file,
@@ -250,19 +350,25 @@ class AVAMetric(BaseMetric):
             train_ann_file=self.train_ann_file,
             long_tail_thresholds=self.long_tail_thresholds,
             max_dets_per_frame=self.max_dets_per_frame,
-            iou_thr=self.iou_thr)
+            iou_thr=self.iou_thr,
+            protocol=self.protocol)
         MMLogger.get_current_instance().info(
             f'AVA detections written to {out_path}')
         return metrics
 
 
-def write_ava_csv(rows: Sequence[tuple], path: str) -> None:
-    """Writes official-format detection rows (4-digit timestamps, 4 box
-    decimals, 6 score decimals)."""
+def write_ava_csv(rows: Sequence[tuple],
+                  path: str,
+                  precise: bool = False) -> None:
+    """Writes official-format detection rows ``(video_id, timestamp, x1,
+    y1, x2, y2, action_id, score)``: 4 box decimals, 6 score decimals and
+    4-digit whole-second timestamps, or with ``precise`` (the
+    ``'latest'`` protocol, AVA-Kinetics) timestamps with 6 decimals."""
     with open(path, 'w') as f:
         for vid, ts, x1, y1, x2, y2, action, score in rows:
-            f.write(f'{vid},{int(ts):04d},{x1:.4f},{y1:.4f},{x2:.4f},'
-                    f'{y2:.4f},{action},{score:.6f}\n')
+            ts = f'{ts:.6f}' if precise else f'{int(ts):04d}'
+            f.write(f'{vid},{ts},{x1:.4f},{y1:.4f},{x2:.4f},{y2:.4f},'
+                    f'{action},{score:.6f}\n')
 
 
 def evaluate_ava(det_file: str,
@@ -272,42 +378,54 @@ def evaluate_ava(det_file: str,
                  train_ann_file: Optional[str] = None,
                  long_tail_thresholds: Tuple[int, int] = (1000, 10000),
                  max_dets_per_frame: Optional[int] = 50,
-                 iou_thr: float = 0.5) -> Dict[str, float]:
+                 iou_thr: float = 0.5,
+                 protocol: str = 'v2.2') -> Dict[str, float]:
     """Evaluates an official-format detection CSV.
 
     Args:
         det_file (str): Detections, 8 columns.
         ann_file (str): Ground truth.
         label_file (str): Evaluated classes ``.pbtxt``.
-        exclude_file (str, optional): Excluded keyframes.
+        exclude_file (str, optional): Excluded keyframes (``'v2.2'``
+            only).
         train_ann_file (str, optional): Training CSV for long-tail buckets.
         long_tail_thresholds (tuple[int, int]): See :class:`AVAMetric`.
         max_dets_per_frame (int, optional): Detections kept per keyframe.
         iou_thr (float): Matching IoU.
+        protocol (str): ``'v2.2'`` or ``'latest'`` (module docstring).
+            Defaults to ``'v2.2'``.
 
     Returns:
         dict[str, float]: ``mAP``, ``{head,middle,tail}_mAP`` and
         ``AP/<id>_<name>`` (fractions; NaN for classes without ground truth).
+
+    Raises:
+        ValueError: A malformed row (``file:line``; fractional timestamps
+            under ``'v2.2'``), an unknown protocol, an exclusion file under
+            ``'latest'``, or an inverted ground-truth box where the
+            official code stops (see :func:`frame_ap`).
     """
+    check_protocol(protocol, exclude_file)
+    precise = protocol == 'latest'
     categories, class_ids = read_labelmap(label_file)
     excluded = read_exclusions(exclude_file)
-    gt = read_ava_csv(ann_file, class_ids)
-    dets = read_ava_csv(det_file, class_ids, max_dets_per_frame)
+    gt = read_ava_csv(ann_file, class_ids, precise=precise)
+    dets = read_ava_csv(det_file, class_ids, max_dets_per_frame, precise)
+    if precise:
+        dets = {key: value for key, value in dets.items() if key in gt}
     aps = frame_ap(gt, dets, class_ids, excluded, iou_thr)
     metrics = OrderedDict(mAP=_nanmean(list(aps.values())))
     if train_ann_file is not None:
         freq = class_frequencies(train_ann_file)
-        low, high = long_tail_thresholds
         buckets = dict(head=[], middle=[], tail=[])
         for c, ap in aps.items():
-            n = freq.get(c, 0)
-            name = 'tail' if n < low else 'head' if n >= high else 'middle'
-            buckets[name].append(ap)
+            buckets[long_tail_bucket(freq.get(c, 0),
+                                     long_tail_thresholds)].append(ap)
         for name, values in buckets.items():
             metrics[f'{name}_mAP'] = _nanmean(values)
     names = {c['id']: c['name'] for c in categories}
     for c, ap in aps.items():
-        metrics[f'AP/{c}_{names[c]}'] = ap
+        metrics[ap_key(c, names[c])] = ap
     return metrics
 
 

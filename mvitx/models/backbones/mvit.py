@@ -8,7 +8,7 @@ the blocks, the model. Weight conversion from torchvision, timm, PySlowFast
 and mmaction2 lives in :mod:`mvitx.models.backbones.mvit_convert`.
 """
 import math
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -18,6 +18,7 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 
 from mvitx.registry import MODELS
+from ..necks.base_neck import ModulationOutput
 
 Size3d = Tuple[int, int, int]
 
@@ -306,6 +307,13 @@ class MultiScaleAttention(nn.Module):
             dims = self.head_dims
             conv = nn.Conv3d(
                 dims, dims, kernel, stride, padding, groups=dims, bias=False)
+            # `_pool_tokens` hands the conv channels-last tokens, so the
+            # weight's gradient comes back channels-last; a weight stored
+            # the same way (the same memory order for a depthwise kernel,
+            # so the same numbers) lets DDP copy gradients into its buckets
+            # without its "grad strides do not match" warning.
+            conv.weight = nn.Parameter(
+                conv.weight.detach().to(memory_format=torch.channels_last_3d))
             return conv, nn.LayerNorm(dims, eps=eps)
         if mode == 'avg':
             return AvgPool3d(kernel, stride, padding), None
@@ -480,15 +488,23 @@ class MViT(BaseModule):
     code path and weights as videos ``(N, C, T, H, W)`` of any size (position
     embeddings and relative-position tables are interpolated to the input).
 
-    Block modulators (top-down neck API): ``register_block_modulator(i, m)``
-    makes the forward call, right after block ``i``,
-    ``tokens = m(tokens, thw, stage0_tokens, stage0_thw)`` where ``tokens``
+    Block modulation (top-down neck API): ``forward(x, context)`` with a
+    modulation context of the batch (made by the neck, e.g.
+    :class:`~mvitx.models.necks.topdown.ModulationContext`) calls, once
+    after the patch embedding, ``selection = context.select(N, stage0_thw,
+    device)`` and, right after each block ``i`` in
+    ``context.block_indices``, ``tokens, attention[i] = context.modulate(i,
+    tokens, thw, stage0_tokens, stage0_thw, selection)``, where ``tokens``
     are the block's output WITHOUT the class token, ``(N, T*H*W, C)`` on
-    grid ``thw``; the class token is re-attached afterwards.
+    grid ``thw`` (the class token is re-attached afterwards), and
     ``stage0_tokens`` are the unpooled patch-embedding tokens after the
     absolute position embedding (no class token), ``(N, T0*H0*W0, C0)`` on
-    ``stage0_thw``. Modulators are not submodules of the backbone (their
-    parameters belong to whoever registered them).
+    ``stage0_thw``. The forward then returns ``(outs,
+    ModulationOutput(stage0_thw, selection, attention, stage0_tokens,
+    context))``. The context's parameters belong to its neck; the backbone
+    keeps nothing of it.
+    ``embed_dims[0]`` and ``block_dims`` give the channels a neck must
+    match.
 
     Args:
         arch (str | dict): A key of :data:`ARCH_SETTINGS` (``'xs'``,
@@ -565,7 +581,8 @@ class MViT(BaseModule):
             arch['embed_dims'] * 2**s for s in range(num_stages)
         ]
         self.out_channels = [self.embed_dims[s] for s in self.out_indices]
-        self._block_modulators: Dict[int, Callable] = {}
+        # Output channels of each block, for necks that modulate blocks.
+        self.block_dims: List[int] = []
 
         c0 = self.embed_dims[0]
         self.patch_embed = nn.Module()
@@ -648,6 +665,7 @@ class MViT(BaseModule):
                         use_sdpa=use_sdpa))
                 grid = [g // s for g, s in zip(grid, stride_q)]
                 dims = out_dims
+                self.block_dims.append(out_dims)
                 index += 1
             self.stage_ends.append(index - 1)
         self.norm = nn.LayerNorm(dims, eps=norm_eps)
@@ -660,13 +678,6 @@ class MViT(BaseModule):
     # ------------------------------------------------------------------
     # interface shared by mvitx backbones
     # ------------------------------------------------------------------
-    def register_block_modulator(self, index: int, module: Callable) -> None:
-        """Calls ``module`` after block ``index`` (see the class doc)."""
-        if not 0 <= index < self.num_layers:
-            raise IndexError(f'block index {index} not in '
-                             f'[0, {self.num_layers})')
-        self._block_modulators[index] = module
-
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute every block in the backward pass (saves memory)."""
         self.with_cp = enable
@@ -762,17 +773,25 @@ class MViT(BaseModule):
         return feat_map
 
     def forward_features(
-            self, x: torch.Tensor) -> Tuple[tuple, torch.Tensor, Size3d]:
-        """Stage outputs plus the unpooled first-stage tokens.
+        self,
+        x: torch.Tensor,
+        context: Any = None
+    ) -> Tuple[tuple, torch.Tensor, Size3d, Optional[ModulationOutput]]:
+        """Stage outputs, the unpooled first-stage tokens and what the
+        modulation context returned.
 
         Args:
             x (Tensor): ``(N, C, T, H, W)`` videos or ``(N, C, H, W)``
                 images.
+            context (optional): The batch's modulation context (see the
+                class doc). Defaults to None (no modulation).
 
         Returns:
-            tuple: ``(outs, stage0_tokens, stage0_thw)``: ``outs`` as from
-            :meth:`forward`; ``stage0_tokens`` ``(N, T0*H0*W0, C0)`` on grid
-            ``stage0_thw``.
+            tuple: ``(outs, stage0_tokens, stage0_thw, modulation)``:
+            ``outs`` as from :meth:`forward`; ``stage0_tokens``
+            ``(N, T0*H0*W0, C0)`` on grid ``stage0_thw``; ``modulation`` a
+            :class:`~mvitx.models.necks.base_neck.ModulationOutput`, None
+            without a context.
         """
         stage0, stage0_thw = self.embed(x)
         tokens = stage0
@@ -782,35 +801,57 @@ class MViT(BaseModule):
             if cls_pos is not None:
                 cls_token = cls_token + cls_pos
             tokens = torch.cat((cls_token, tokens), dim=1)
+        modulated_blocks, selection, attention = (), None, {}
+        if context is not None:
+            modulated_blocks = context.block_indices
+            unknown = set(modulated_blocks) - set(range(self.num_layers))
+            if unknown:
+                raise IndexError(f'the context modulates blocks '
+                                 f'{sorted(unknown)}; the backbone has '
+                                 f'blocks 0 to {self.num_layers - 1}')
+            selection = context.select(x.shape[0], stage0_thw, x.device)
         thw = stage0_thw
         outs = []
         offset = int(self.with_cls_token)
         for index in range(self.num_layers):
             tokens, thw = self._run_block(index, tokens, thw)
-            modulator = self._block_modulators.get(index)
-            if modulator is not None:
-                modulated = modulator(tokens[:, offset:], thw, stage0,
-                                      stage0_thw)
+            if index in modulated_blocks:
+                modulated, attention[index] = context.modulate(
+                    index, tokens[:, offset:], thw, stage0, stage0_thw,
+                    selection)
                 tokens = torch.cat((tokens[:, :offset], modulated), dim=1)
             if index in self.stage_ends:
                 stage = self.stage_ends.index(index)
                 if stage in self.out_indices:
                     outs.append(self._stage_output(stage, tokens, thw))
-        return tuple(outs), stage0, stage0_thw
+        modulation = None
+        if context is not None:
+            modulation = ModulationOutput(stage0_thw, selection, attention,
+                                          stage0, context)
+        return tuple(outs), stage0, stage0_thw, modulation
 
-    def forward(self, x: torch.Tensor) -> tuple:
-        """Stage outputs.
+    def forward(
+            self,
+            x: torch.Tensor,
+            context: Any = None
+    ) -> Union[tuple, Tuple[tuple, ModulationOutput]]:
+        """Stage outputs, modulated when a context is given.
 
         Args:
             x (Tensor): ``(N, C, T, H, W)`` videos or ``(N, C, H, W)``
                 images (``T = 1``).
+            context (optional): The batch's modulation context from the
+                neck (see the class doc). Defaults to None.
 
         Returns:
             tuple: One entry per ``out_indices`` stage: ``(N, C, T', H',
             W')`` normalised maps, or ``(map, cls_token (N, C))`` with
-            ``output_cls_token``.
+            ``output_cls_token``. With a context, ``(outs, modulation)``
+            with ``modulation`` a
+            :class:`~mvitx.models.necks.base_neck.ModulationOutput`.
         """
-        return self.forward_features(x)[0]
+        outs, _, _, modulation = self.forward_features(x, context)
+        return outs if context is None else (outs, modulation)
 
     # ------------------------------------------------------------------
     # weights

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 
 from mvitx.registry import MODELS
+from mvitx.structures import PAD_TYPE
 
 
 class MixupCutmix:
@@ -106,8 +107,9 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
 
     Priors: ``priors.bboxes`` ``(T, M, 4)``, ``types``, ``scores`` and
     ``valid`` ``(T, M)`` are padded to the batch's largest ``M`` (types -1,
-    valid False), ``keypoints`` ``(T, P, K, 3)`` to the largest ``P`` (score
-    0), so they stack.
+    valid False), ``keypoints`` ``(T, P, K, 3)`` and ``keypoints3d``
+    ``(T, P, K3, 4)`` (present in some samples only) to the largest ``P``
+    (score 0), so they stack.
 
     Args:
         mean (Sequence[float]): RGB mean on the 0-255 scale. Defaults to the
@@ -161,7 +163,7 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
         if not priors:
             return
         max_m = max(p.bboxes.shape[1] for p in priors)
-        pads = dict(bboxes=0, types=-1, scores=0, valid=False)
+        pads = dict(bboxes=0, types=PAD_TYPE, scores=0, valid=False)
         for p in priors:
             for field, value in pads.items():
                 if field in p:
@@ -171,6 +173,9 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
             max_p = max(p.keypoints.shape[1] for p in with_kps)
             for p in with_kps:
                 p.keypoints = _pad_to(p.keypoints, 1, max_p, 0)
+                # the same persons as keypoints (score 0 for padding)
+                if 'keypoints3d' in p:
+                    p.keypoints3d = _pad_to(p.keypoints3d, 1, max_p, 0)
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Normalises ``data['inputs']`` (a list of uint8 tensors or a

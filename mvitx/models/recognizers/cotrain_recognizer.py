@@ -4,10 +4,11 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Union
 
 import torch
-from mmengine.model import BaseDataPreprocessor, BaseModel, ModuleDict
+from mmengine.model import BaseDataPreprocessor, ModuleDict
 
 from mvitx.registry import MODELS
 from mvitx.structures import ActionDataSample
+from ..base_model import BaseActionModel
 
 Batch = Union[torch.Tensor, Dict[str, torch.Tensor]]
 Samples = Union[List[ActionDataSample], Dict[str, List[ActionDataSample]]]
@@ -53,7 +54,7 @@ class PerSourcePreprocessor(BaseDataPreprocessor):
 
 
 @MODELS.register_module()
-class CoTrainRecognizer(BaseModel):
+class CoTrainRecognizer(BaseActionModel):
     """A recognizer with one shared backbone and a head per data source.
 
     Each batch (or, in joint co-training, each source's part of the batch)
@@ -72,7 +73,8 @@ class CoTrainRecognizer(BaseModel):
             ``ModuleDict`` ``heads`` (weights ``heads.<source>.fc.*``).
         neck (dict, optional): Neck config; driven through the
             :class:`~mvitx.models.necks.BaseNeck` protocol (e.g.
-            ``TopDownModulation``). Defaults to None.
+            ``TopDownModulation``, see :class:`BaseActionModel`). Defaults
+            to None.
         loss_weights (dict[str, float], optional): Loss weight per source;
             missing sources get 1. Defaults to None.
         data_preprocessor (dict, optional): Preprocessor config, run per
@@ -89,7 +91,10 @@ class CoTrainRecognizer(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            backbone,
+            neck=neck,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
         if not heads:
             raise ValueError('CoTrainRecognizer needs at least one head')
         loss_weights = loss_weights or {}
@@ -98,10 +103,6 @@ class CoTrainRecognizer(BaseModel):
             raise KeyError(f'loss_weights for sources without a head: '
                            f'{sorted(unknown)}')
         self.data_preprocessor = PerSourcePreprocessor(self.data_preprocessor)
-        self.backbone = MODELS.build(backbone)
-        self.neck = None if neck is None else MODELS.build(neck)
-        if self.neck is not None:
-            self.neck.attach(self.backbone)
         self.heads = ModuleDict({
             name: MODELS.build(cfg)
             for name, cfg in heads.items()
@@ -110,25 +111,6 @@ class CoTrainRecognizer(BaseModel):
             name: float(loss_weights.get(name, 1.))
             for name in heads
         }
-
-    def extract_feat(self,
-                     inputs: torch.Tensor,
-                     data_samples: Optional[List[ActionDataSample]] = None):
-        """Backbone (and neck) features.
-
-        Args:
-            inputs (Tensor): ``(N, C, T, H, W)`` clips or ``(N, C, H, W)``
-                images.
-            data_samples (list[ActionDataSample], optional): Passed to the
-                neck. Defaults to None.
-
-        Returns:
-            tuple: The backbone's (or neck's) outputs.
-        """
-        if self.neck is None:
-            return self.backbone(inputs)
-        self.neck.set_context(data_samples, inputs.shape)
-        return self.neck(self.backbone(inputs), data_samples)
 
     def head_name(self, data_samples: List[ActionDataSample]) -> str:
         """The head of a batch: its samples' common ``source``."""
@@ -143,13 +125,6 @@ class CoTrainRecognizer(BaseModel):
             return next(iter(self.heads))
         raise KeyError(f'no head for source {source!r}; heads: '
                        f'{list(self.heads)}')
-
-    @staticmethod
-    def _view_ndim(data_samples: List[ActionDataSample]) -> int:
-        """Dims of a multi-view batch: ``(N, V, C, H, W)`` images,
-        ``(N, V, C, T, H, W)`` clips."""
-        is_image = data_samples[0].metainfo.get('modality') == 'image'
-        return 5 if is_image else 6
 
     @staticmethod
     def _groups(inputs: Batch, data_samples: Optional[Samples]):
@@ -183,24 +158,20 @@ class CoTrainRecognizer(BaseModel):
             losses = {}
             for x, samples in groups:
                 name = self.head_name(samples)
-                loss = self.heads[name].loss(
-                    self.extract_feat(x, samples), samples)
+                feats, modulation = self.extract_feat(x, samples)
+                loss = self.heads[name].loss(feats, samples)
                 losses[f'loss/{name}'] = loss * self.loss_weights[name]
                 # The neck's own losses (e.g. attention supervision), summed
                 # over the sources of a joint batch.
-                if self.neck is not None:
-                    for key, value in self.neck.loss().items():
-                        losses[key] = losses.get(key, 0) + value
+                for key, value in self.neck_loss(modulation).items():
+                    losses[key] = losses.get(key, 0) + value
             return losses
         if mode == 'predict':
             predictions = []
             for x, samples in groups:
-                num_views = 1
-                if x.ndim == self._view_ndim(samples):
-                    num_views = x.shape[1]
-                    x = x.flatten(0, 1)
+                x, num_views = self.flatten_views(x, samples)
                 predictions += self.heads[self.head_name(samples)].predict(
-                    self.extract_feat(x, samples), samples, num_views)
+                    self.extract_feat(x, samples)[0], samples, num_views)
             return predictions
         if mode == 'tensor':
             outputs = {}
@@ -209,6 +180,7 @@ class CoTrainRecognizer(BaseModel):
                 name = (
                     self.head_name(samples) if samples else next(
                         iter(self.heads)))
-                outputs[key] = self.heads[name](self.extract_feat(x, samples))
+                outputs[key] = self.heads[name](
+                    self.extract_feat(x, samples)[0])
             return outputs if isinstance(inputs, dict) else outputs[None]
         raise ValueError(f'mode must be loss, predict or tensor, got {mode!r}')

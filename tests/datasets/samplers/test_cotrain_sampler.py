@@ -129,3 +129,23 @@ def test_bad_arguments_fail_loudly():
     with pytest.raises(TypeError, match='CoTrainDataset'):
         CoTrainBatchSampler(
             DefaultSampler(list(range(4)), seed=0), batch_size=2)
+    with pytest.raises(KeyError, match='unknown sources'):
+        _sampler(accumulative_counts=dict(audio=2))
+    with pytest.raises(ValueError, match='alternating'):
+        _sampler(strategy='joint', accumulative_counts=dict(vid=2))
+
+
+@pytest.mark.parametrize('rank', [0, 1])
+def test_accumulated_steps_take_the_indices_of_a_k_times_bigger_batch(rank):
+    micro = _sampler(
+        rank=rank,
+        world_size=2,
+        batch_sizes=dict(img=4, vid=2),
+        accumulative_counts=dict(vid=3))
+    big = _sampler(rank=rank, world_size=2, batch_sizes=dict(img=4, vid=6))
+    assert _take(micro, 50) == _take(big, 50)
+    ds = _dataset()
+    for step, batch in enumerate(_take(micro, 50)):
+        vid = _source(ds, batch[0]) == 'vid'
+        assert micro.micro_batches(step) == (3 if vid else 1)
+    assert _sampler(strategy='joint').micro_batches(0) == 1

@@ -1,16 +1,23 @@
+import glob
+import logging
 import os
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
 import pytest
+from mmengine.config import Config
 from mmengine.dataset import Compose
+from mmengine.logging import MMLogger
 
 from mvitx.datasets.prior_store import (KEYPOINT_LAYOUTS, load_priors,
                                         save_priors)
 from mvitx.datasets.transforms import LoadPriors, SelectActorPriors
+from mvitx.models.data_preprocessors import ActionDataPreprocessor
+from mvitx.structures import HAND, OBJECT, PERSON
 from mvitx.utils import register_all_modules
-from tests.helpers import load_tool
+from tests.helpers import ROOT, load_tool
 
 register_all_modules()
 
@@ -245,6 +252,88 @@ def test_missing_file_or_key_gives_empty_priors(tmp_path):
         dict(frame_inds=np.arange(2)))['prior_keypoints'].shape == (2, 0, 0, 3)
 
 
+class LogRecords(logging.Handler):
+    """Collects the records of mmengine's current logger."""
+
+    def __enter__(self):
+        self.records = []
+        MMLogger.get_current_instance().addHandler(self)
+        return self.records
+
+    def __exit__(self, *exc):
+        MMLogger.get_current_instance().removeHandler(self)
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def test_missing_file_raises_naming_it(tmp_path):
+    missing = str(tmp_path / 'prior_typo' / 'vid.npz')
+    transform = LoadPriors(on_missing='raise')
+    with pytest.raises(FileNotFoundError, match=re.escape(missing)):
+        transform(dict(frame_inds=np.arange(2), prior_file=missing))
+    # A sample whose dataset has no prior_prefix misses nothing.
+    out = transform(dict(frame_inds=np.arange(2)))
+    assert out['prior_bboxes'].shape == (2, 0, 4)
+
+
+def test_missing_files_warn_with_a_running_count(tmp_path):
+    names = [str(tmp_path / f'{i}.npz') for i in range(5)]
+    transform = LoadPriors(on_missing='warn')
+    with LogRecords() as records:
+        for name in names[:4] + names[:2] + names[4:]:
+            out = transform(dict(frame_inds=np.arange(3), prior_file=name))
+            assert out['prior_bboxes'].shape == (3, 0, 4)
+    # One WARNING per distinct missing file, with the count so far and the
+    # first three names.
+    assert [r.levelno for r in records] == [logging.WARNING] * 5
+    messages = [r.getMessage() for r in records]
+    for count, (name, message) in enumerate(zip(names, messages), 1):
+        assert message.startswith(f'LoadPriors: no prior file {name};')
+        assert f'{count} missing prior file(s) so far' in message
+        assert f'(first: {", ".join(names[:min(count, 3)])})' in message
+
+
+def test_missing_files_skip_logs_once(tmp_path):
+    transform = LoadPriors(on_missing='skip')
+    with LogRecords() as records:
+        for i in range(3):
+            out = transform(
+                dict(
+                    frame_inds=np.arange(2),
+                    prior_file=str(tmp_path / f'{i}.npz')))
+            assert out['prior_bboxes'].shape == (2, 0, 4)
+    assert [r.levelno for r in records] == [logging.INFO]
+    with pytest.raises(ValueError, match='on_missing'):
+        LoadPriors(on_missing='ignore')
+
+
+def test_topdown_configs_raise_on_missing_priors():
+    configs = glob.glob(osp.join(ROOT, 'configs', 'topdown', '*.py'))
+    configs += glob.glob(osp.join(ROOT, 'configs', 'ava', '*topdown*.py'))
+    assert len(configs) >= 5
+    for path in configs:
+        cfg = Config.fromfile(path)
+        found = [
+            t for t in _pipelines(cfg.to_dict())
+            if t.get('type') == 'LoadPriors'
+        ]
+        assert found, path
+        assert all(t.get('on_missing') == 'raise' for t in found), path
+
+
+def _pipelines(node):
+    """Every transform dict of every ``pipeline`` in a config subtree."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'pipeline':
+                yield from (t for t in value if isinstance(t, dict))
+            yield from _pipelines(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _pipelines(value)
+
+
 def test_layout_mismatch_and_bad_args(tmp_path):
     _, prior = write_video_and_priors(tmp_path, [0])
     with pytest.raises(ValueError, match="expected 'coco'"):
@@ -335,3 +424,105 @@ def test_select_actor_priors_keeps_the_actors_own_regions(key):
 def test_select_actor_priors_without_actors_keeps_nothing():
     out = SelectActorPriors()(_two_people_priors())
     assert (out['prior_box_types'] == -1).all()
+
+
+def two_people_with_objects(path):
+    """Saves one stored frame (0) of a 64 x 48 video: person 0 (slot 0) at
+    the left with a hand (slot 2), person 1 (slot 1) at the right, a cup
+    (COCO id 41, slot 3) linked to person 0's hand but lying far from
+    person 0, and a bottle (39, slot 4) linked to person 1 but lying on
+    person 0; keypoints and 3D poses of both persons."""
+    keypoints = np.ones((1, 2, 17, 3), np.float32)
+    keypoints3d = np.ones((1, 2, 17, 4), np.float32)
+    keypoints3d[0, 1, :, :3] = 2
+    save_priors(
+        path,
+        frame_inds=[0],
+        timestamps=[0.],
+        boxes=[[[0, 0, 20, 40], [40, 0, 60, 40], [15, 10, 20, 15],
+                [50, 42, 56, 48], [8, 20, 12, 24]]],
+        box_scores=np.ones((1, 5)),
+        box_types=[[PERSON, PERSON, HAND, OBJECT, OBJECT]],
+        box_person=[[0, 1, 0, -1, -1]],
+        box_classes=[[0, 0, -1, 41, 39]],
+        box_links=[[-1, -1, -1, 2, 1]],
+        keypoints=keypoints,
+        keypoint_layout='coco',
+        keypoints3d=keypoints3d,
+        keypoints3d_layout='h36m',
+        video_size=(48, 64))
+
+
+def test_load_and_select_priors_with_object_links(tmp_path):
+    prior = str(tmp_path / 'objects.npz')
+    two_people_with_objects(prior)
+    results = LoadPriors(max_gap=1)(
+        dict(frame_inds=np.array([0, 1, 5]), prior_file=prior))
+    assert results['prior_box_classes'].tolist() == \
+        [[0, 0, -1, 41, 39]] * 2 + [[-1] * 5]
+    assert results['prior_box_links'].tolist() == \
+        [[-1, -1, -1, 2, 1]] * 2 + [[-1] * 5]
+    assert results['prior_keypoints3d'].shape == (3, 2, 17, 4)
+    assert (results['prior_keypoints3d'][2] == 0).all()
+
+    results['gt_bboxes'] = np.array([[1, 1, 21, 39]], np.float32)
+    out = SelectActorPriors()(dict(results))
+    # the cup follows the actor's hand it is linked to, though far from
+    # the actor; the bottle follows person 1, though on the actor
+    assert out['prior_box_types'][:2].tolist() == [[0, -1, 1, 3, -1]] * 2
+    assert (out['prior_keypoints3d'][:2, 0, :, 3] == 1).all()
+    assert (out['prior_keypoints3d'][:2, 1, :, 3] == 0).all()
+    # without links the two objects go by position instead
+    unlinked = dict(results, prior_box_links=np.full((3, 5), -1))
+    assert SelectActorPriors()(unlinked)['prior_box_types'][0].tolist() == \
+        [0, -1, 1, -1, 3]
+
+
+def test_previous_format_loads_and_3d_poses_pack_and_pad(tmp_path):
+    """A version-1 prior file (written as the previous save_priors did,
+    without box_classes, box_links or 3D poses) next to a current one in a
+    batch: both load, pack and pad."""
+    current = str(tmp_path / 'current.npz')
+    two_people_with_objects(current)
+    previous = str(tmp_path / 'previous.npz')
+    np.savez_compressed(
+        previous,
+        frame_inds=np.array([0], np.int64),
+        timestamps=np.array([0.]),
+        boxes=np.array([[[0, 0, 10, 10]] * 3], np.float32),
+        box_scores=np.ones((1, 3), np.float32),
+        box_types=np.zeros((1, 3), np.int8),
+        box_person=np.array([[0, 1, 2]]),
+        keypoints=np.ones((1, 3, 17, 3), np.float32),
+        keypoint_layout=np.asarray('coco'),
+        keypoint_flip_pairs=np.asarray(KEYPOINT_LAYOUTS['coco'].flip_pairs),
+        video_size=np.array([48, 64]),
+        meta=np.asarray('{}'))
+    assert load_priors(previous)['format_version'] == 1
+    pipeline = Compose([
+        dict(type='LoadPriors', max_gap=0, keypoint_layout='coco'),
+        dict(type='PackActionInputs')
+    ])
+    samples = [
+        pipeline(
+            dict(
+                imgs=np.zeros((2, 48, 64, 3), np.uint8),
+                frame_inds=np.arange(2),
+                prior_file=path)) for path in (current, previous)
+    ]
+    old = samples[1]['data_samples'].priors
+    assert 'keypoints3d' not in old
+    assert old.types.tolist() == [[0, 0, 0], [-1, -1, -1]]
+    preprocessor = ActionDataPreprocessor()
+    out = preprocessor(
+        dict(
+            inputs=[s['inputs'] for s in samples],
+            data_samples=[s['data_samples'] for s in samples]))
+    new = out['data_samples'][0].priors
+    # padded to the batch's 3 persons like its keypoints, score 0
+    assert new.keypoints.shape == (2, 3, 17, 3)
+    assert new.keypoints3d.shape == (2, 3, 17, 4)
+    assert new.keypoints3d[0, :2, :, 3].eq(1).all()
+    assert new.keypoints3d[:, 2].eq(0).all()
+    assert new.keypoints3d[1].eq(0).all()  # frame 1: no stored priors
+    assert new.types.shape == (2, 5)

@@ -103,6 +103,27 @@ def test_flip_swaps_keypoints_and_records():
     assert out['flip'] and out['flip_direction'] == 'horizontal'
     kept = Flip(flip_ratio=0.0).transform(dict(imgs=np.zeros((1, 4, 4, 3))))
     assert kept['flip'] is False
+    assert 'prior_keypoints' not in kept
+
+
+@pytest.mark.parametrize('direction', ['horizontal', 'vertical'])
+def test_flip_mirrors_3d_poses_only_horizontally(direction):
+    kps3d = np.zeros((1, 1, 3, 4), np.float32)
+    kps3d[0, 0, :, :3] = [[-1, 0, 5], [0, 1, 5], [2, 0, 6]]  # left, root...
+    kps3d[..., 3] = [0.5, 1, 0.9]
+    results = dict(
+        imgs=np.zeros((1, 8, 10, 3), np.uint8),
+        prior_keypoints3d=kps3d,
+        keypoint3d_flip_pairs=[(0, 2)])
+    out = Flip(flip_ratio=1.0, direction=direction).transform(results)
+    if direction == 'vertical':
+        np.testing.assert_array_equal(out['prior_keypoints3d'], kps3d)
+        return
+    # x negated, then the left/right joints (and their scores) swap
+    np.testing.assert_allclose(
+        out['prior_keypoints3d'][0, 0],
+        [[-2, 0, 6, 0.9], [0, 1, 5, 1], [1, 0, 5, 0.5]],
+        rtol=1e-6)
 
 
 def test_crop_and_resize_records():

@@ -11,8 +11,10 @@ from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 from mvitx.engine.hooks.topdown_attention_hook import TopDownAttentionHook
-from tests.models.necks.test_topdown import (ToyTopDownRecognizer, hand_sample,
-                                             make_sample)
+from mvitx.registry import MODELS
+from mvitx.utils import register_all_modules
+from tests.models.necks.test_topdown import (hand_sample, make_sample,
+                                             recognizer_cfg)
 
 
 class CountMetric(BaseMetric):
@@ -24,26 +26,37 @@ class CountMetric(BaseMetric):
         return dict(count=len(results))
 
 
-def make_dataset():
+def make_dataset(num_views=1):
+    """Three 4x32x32 clips (``(V, C, T, H, W)`` with several views), the
+    first and last with a hand box."""
     gen = torch.Generator().manual_seed(0)
-    clips = torch.randint(0, 256, (3, 3, 4, 32, 32), generator=gen)
+    clips = torch.randint(
+        0, 256, (3, num_views, 3, 4, 32, 32), generator=gen).to(torch.uint8)
+    if num_views == 1:
+        clips = clips[:, 0]
     samples = [hand_sample(), make_sample(), hand_sample()]
     return [
-        dict(inputs=clip.to(torch.uint8), data_samples=sample)
+        dict(inputs=clip, data_samples=sample)
         for clip, sample in zip(clips, samples)
     ]
 
 
-def test_hook_writes_attention_images_to_tensorboard(tmp_path):
+def make_model():
+    register_all_modules()
     torch.manual_seed(0)
-    model = ToyTopDownRecognizer()
+    return MODELS.build(recognizer_cfg())
+
+
+@pytest.mark.parametrize('num_views', [1, 2])
+def test_hook_writes_attention_images_to_tensorboard(tmp_path, num_views):
+    model = make_model()
     for attn in model.neck.attns:
         nn.init.ones_(attn.gate)
     runner = Runner(
         model=model,
         work_dir=str(tmp_path),
         val_dataloader=dict(
-            dataset=make_dataset(),
+            dataset=make_dataset(num_views),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=3,
             num_workers=0,
@@ -53,8 +66,11 @@ def test_hook_writes_attention_images_to_tensorboard(tmp_path):
         custom_hooks=[
             dict(type='TopDownAttentionHook', num_samples=2, alpha=1.)
         ],
+        # Named by the test: Runners built within one second would share
+        # the visualizer named after their timestamp, and its save_dir.
         visualizer=dict(
             type='Visualizer',
+            name=str(tmp_path),
             vis_backends=[dict(type='TensorboardVisBackend')]),
         default_scope='mvitx')
     runner.val()
@@ -69,7 +85,10 @@ def test_hook_writes_attention_images_to_tensorboard(tmp_path):
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     image = image[..., ::-1]
     assert image.shape == (2 * 32, 4 * 32, 3)
-    raw = torch.stack([d['inputs'] for d in make_dataset()[:2]])
+    # The first view of the first two clips.
+    raw = torch.stack([d['inputs'] for d in make_dataset(num_views)[:2]])
+    if num_views > 1:
+        raw = raw[:, 0]
     raw = raw.permute(0, 3, 2, 4, 1).flatten(2, 3).flatten(0, 1).numpy()
     changed = (image != raw).any(-1)
     # Sample 0's hand box [4, 13) x [4, 10) px covers cells rows 1-2, cols
@@ -81,7 +100,7 @@ def test_hook_writes_attention_images_to_tensorboard(tmp_path):
 
 
 def test_hook_needs_a_topdown_neck(tmp_path):
-    model = ToyTopDownRecognizer()
+    model = make_model()
     model.neck = None
     runner = Runner(
         model=model,
@@ -100,3 +119,41 @@ def test_hook_needs_a_topdown_neck(tmp_path):
         hook, = (
             h for h in runner.hooks if isinstance(h, TopDownAttentionHook))
         hook.after_val_epoch(runner)
+
+
+def test_hook_skips_a_batch_mixing_sources(tmp_path):
+    cfg = recognizer_cfg()
+    cfg['heads']['other'] = cfg['heads']['toy']
+    register_all_modules()
+    model = MODELS.build(cfg)
+    dataset = make_dataset()
+    for item, source in zip(dataset, ('toy', 'other', 'toy')):
+        item['data_samples'].set_metainfo(dict(source=source))
+    runner = Runner(
+        model=model,
+        work_dir=str(tmp_path),
+        val_dataloader=dict(
+            dataset=dataset,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=3,
+            num_workers=0,
+            collate_fn=dict(type='pseudo_collate')),
+        val_cfg=dict(),
+        val_evaluator=[CountMetric()],
+        custom_hooks=[dict(type='TopDownAttentionHook')],
+        # Named by the test: Runners built within one second would share
+        # the visualizer named after their timestamp, and its save_dir.
+        visualizer=dict(
+            type='Visualizer',
+            name=str(tmp_path),
+            vis_backends=[dict(type='TensorboardVisBackend')]),
+        default_scope='mvitx',
+        # Its own logger (mmengine names it by the second it started).
+        experiment_name=f'mixed_sources_{tmp_path.name}')
+    runner.val()
+    log = glob.glob(f'{tmp_path}/**/*.log', recursive=True)
+    assert 'mixes sources' in open(log[0]).read()
+    events = glob.glob(f'{tmp_path}/**/events.out.tfevents.*', recursive=True)
+    acc = EventAccumulator(events[0], size_guidance={'images': 0})
+    acc.Reload()
+    assert acc.Tags()['images'] == []

@@ -1,11 +1,13 @@
 """The MViT backbone: any input size, images and videos through one set of
-weights, stage outputs, block modulators, attention paths, param counts."""
+weights, stage outputs, modulation contexts, attention paths, param
+counts."""
 import pytest
 import torch
 import torch.nn as nn
 
 from mvitx.models.backbones import MViT
 from mvitx.models.backbones.mvit import AvgPool3d
+from mvitx.models.necks import ModulationOutput
 from mvitx.registry import MODELS
 
 
@@ -60,9 +62,10 @@ def test_forward_features_gives_unpooled_stage0_tokens():
     model = tiny()
     x = torch.rand(2, 3, 4, 64, 64)
     with torch.no_grad():
-        outs, stage0, stage0_thw = model.forward_features(x)
+        outs, stage0, stage0_thw, modulation = model.forward_features(x)
         expected, _ = model.embed(x)
         plain = model(x)
+    assert modulation is None
     assert stage0_thw == (2, 16, 16)
     assert stage0.shape == (2, 2 * 16 * 16, 32)
     assert torch.equal(stage0, expected)
@@ -79,43 +82,74 @@ def test_without_cls_token_returns_maps():
     assert isinstance(out, torch.Tensor)
 
 
-def test_block_modulator_api():
+class ShiftContext:
+    """A modulation context that adds ``scale`` times each sample's mean
+    first-stage token value to the outputs of ``block_indices`` and records
+    what the backbone hands it."""
+
+    def __init__(self, block_indices, scale=1.0):
+        self.block_indices = block_indices
+        self.scale = scale
+        self.calls = []
+
+    def select(self, batch, grid_thw, device):
+        return ('selection', batch, grid_thw, device)
+
+    def modulate(self, index, tokens, thw, stage0_tokens, stage0_thw,
+                 selection):
+        self.calls.append((index, tokens.shape, thw, stage0_tokens.shape,
+                           stage0_thw, selection))
+        shift = stage0_tokens.mean((1, 2))[:, None, None]
+        return tokens + self.scale * shift, f'attention of block {index}'
+
+
+def test_modulation_context_api():
     model = tiny()
-    calls = []
-
-    def modulator(tokens, thw, stage0_tokens, stage0_thw):
-        calls.append((tokens.shape, thw, stage0_tokens.shape, stage0_thw))
-        return tokens + 1.0
-
     x = torch.rand(2, 3, 4, 64, 64)
+    context = ShiftContext((3, ))
     with torch.no_grad():
         plain_map, plain_cls = model(x)[-1]
-        model.register_block_modulator(3, modulator)
-        mod_map, mod_cls = model(x)[-1]
-    assert calls == [((2, 2 * 8 * 8, 64), (2, 8, 8), (2, 512, 32), (2, 16, 16))
-                     ]
+        outs, modulation = model(x, context)
+        again_map, again_cls = model(x)[-1]
+    mod_map, mod_cls = outs[-1]
+    selection = ('selection', 2, (2, 16, 16), x.device)
+    assert context.calls == [(3, (2, 2 * 8 * 8, 64), (2, 8, 8), (2, 512, 32),
+                              (2, 16, 16), selection)]
+    stage0, _ = model.embed(x)
+    assert modulation.stage0_thw == (2, 16, 16)
+    assert modulation.selection == selection
+    assert modulation.attention == {3: 'attention of block 3'}
+    assert torch.equal(modulation.stage0_tokens, stage0)
+    assert modulation.context is context
+    assert isinstance(modulation, ModulationOutput)
     # after the last block: tokens move, the class token does not
     assert torch.equal(mod_cls, plain_cls)
     assert not torch.allclose(mod_map, plain_map)
-    # a modulator is not a submodule of the backbone
-    model.register_block_modulator(0, nn.Linear(32, 32))
-    assert not any('modulator' in k for k in model.state_dict())
-    with pytest.raises(IndexError):
-        model.register_block_modulator(4, modulator)
+    # nothing of the context stays on the backbone
+    assert torch.equal(again_map, plain_map)
+    assert torch.equal(again_cls, plain_cls)
+    with pytest.raises(IndexError, match=r'blocks \[4\]'):
+        model(x, ShiftContext((2, 4)))
 
 
-def test_modulator_gradient_reaches_stage0():
+@pytest.mark.parametrize('arch', ['xs', 'v1-b'])
+def test_block_dims_are_the_block_output_channels(arch):
+    arch = dict(MViT.arch_zoo[arch], depths=(1, 2))
+    model = MViT(arch=arch).eval()
+    context = ShiftContext(range(3))
+    with torch.no_grad():
+        model(torch.rand(1, 3, 4, 32, 32), context)
+    assert [call[1][-1] for call in context.calls] == model.block_dims
+    assert model.block_dims == ([32, 64, 64]
+                                if arch['dim_mul_in_att'] else [192, 192, 192])
+
+
+def test_modulation_gradient_reaches_stage0():
     model = tiny()
     scale = nn.Parameter(torch.tensor(0.5))
-
-    def modulator(tokens, thw, stage0_tokens, stage0_thw):
-        return tokens + scale * stage0_tokens.mean(
-            1, keepdim=True).repeat(1, 1, 2)
-
-    model.register_block_modulator(2, modulator)
-    cls_token = model(torch.rand(1, 3, 4, 64, 64))[-1][1]
+    outs, _ = model(torch.rand(1, 3, 4, 64, 64), ShiftContext((2, ), scale))
     # LayerNorm outputs sum to zero: weigh the channels
-    (cls_token * torch.randn(64)).sum().backward()
+    (outs[-1][1] * torch.randn(64)).sum().backward()
     assert scale.grad is not None and scale.grad != 0
 
 

@@ -37,15 +37,19 @@ class StackPreprocessorForTest(BaseDataPreprocessor):
 
 @MODELS.register_module(force=True)
 class NeckForTest(BaseNeck):
+    """Doubles the features and records every step of the protocol: it
+    makes no context (the test backbone takes none), and its loss is 1
+    when it is handed no modulation."""
 
-    def attach(self, backbone):
-        self.attached = backbone
+    def check_backbone(self, backbone):
+        self.checked = backbone
 
-    def set_context(self, data_samples, input_shape=None):
-        self.context = (data_samples, tuple(input_shape))
+    def make_context(self, data_samples, input_shape=None):
+        self.calls = getattr(self, 'calls',
+                             []) + [(data_samples, tuple(input_shape))]
 
-    def loss(self):
-        return dict(loss_neck=torch.tensor(1.))
+    def loss(self, modulation):
+        return dict(loss_neck=torch.tensor(1. if modulation is None else 0.))
 
     def forward(self, feats, data_samples):
         self.seen = data_samples
@@ -105,8 +109,9 @@ def test_joint_batch_is_split_per_source_and_losses_are_weighted():
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss/img', 'loss/vid'}
     # The weight scales that source's head loss.
-    unweighted = model.heads['img'].loss(
-        model.extract_feat(data['inputs']['img']), data['data_samples']['img'])
+    feats, modulation = model.extract_feat(data['inputs']['img'])
+    assert modulation is None
+    unweighted = model.heads['img'].loss(feats, data['data_samples']['img'])
     torch.testing.assert_close(losses['loss/img'], 0.5 * unweighted)
 
 
@@ -130,7 +135,7 @@ def test_predict_averages_multi_view_clips_and_keeps_samples():
     samples = [_sample('vid', i, VID)[1] for i in range(2)]
     out = model(clips, samples, mode='predict')
     assert out[0] is samples[0] and out[0].pred_score.shape == (3, )
-    per_view = model.heads['vid'](model.extract_feat(clips[0])).softmax(-1)
+    per_view = model.heads['vid'](model.extract_feat(clips[0])[0]).softmax(-1)
     torch.testing.assert_close(out[0].pred_score, per_view.mean(0))
 
 
@@ -139,7 +144,7 @@ def test_predict_averages_multi_view_images():
     views = torch.randn(1, 3, 3, 8, 8)  # (N, V, C, H, W)
     sample = ActionDataSample(metainfo=dict(source='img', modality='image'))
     out = model(views, [sample], mode='predict')
-    per_view = model.heads['img'](model.extract_feat(views[0])).softmax(-1)
+    per_view = model.heads['img'](model.extract_feat(views[0])[0]).softmax(-1)
     torch.testing.assert_close(out[0].pred_score, per_view.mean(0))
 
 
@@ -156,8 +161,11 @@ def test_tensor_mode_and_neck():
     logits = model(img[None].float(), [sample], mode='tensor')
     assert logits.shape == (1, 5)
     assert model.neck.seen == [sample]
-    assert model.neck.attached is model.backbone
-    assert model.neck.context == ([sample], (1, *IMG))
+    assert model.neck.checked is model.backbone
+    assert model.neck.calls == [([sample], (1, *IMG))]
+    torch.testing.assert_close(
+        logits,
+        model.heads['img']((model.backbone(img[None].float())[0] * 2, )))
     out = model(
         dict(img=img[None].float(), vid=torch.randn(1, *VID)),
         dict(img=[sample], vid=[_sample('vid', 0, VID)[1]]),

@@ -1,0 +1,91 @@
+"""tools/analysis/plot_runs.py and the learning-curve functions behind it,
+on scalars.json files written as mmengine's LocalVisBackend writes them."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from mvitx.visualization import (aggregate_runs, load_scalars,
+                                 plot_learning_curves)
+from tests.helpers import load_tool
+
+plot_runs = load_tool('tools/analysis/plot_runs.py')
+
+
+def write_run(work_dir, records, timestamp='20240101_000000'):
+    vis = work_dir / timestamp / 'vis_data'
+    vis.mkdir(parents=True)
+    (vis / 'scalars.json').write_text(''.join(
+        json.dumps(r) + '\n' for r in records))
+
+
+def seed_run(tmp_path, name, offset, steps=(10, 20, 30)):
+    """Loss ``1/step + offset`` at every step, ``mean/top1`` at the last."""
+    work_dir = tmp_path / name
+    records = [
+        dict(loss=1 / s + offset, lr=0.1, iter=s, step=s) for s in steps
+    ]
+    records.append({'mean/top1': 50 + 10 * offset, 'step': steps[-1]})
+    write_run(work_dir, records)
+    return work_dir
+
+
+def test_load_scalars_merges_resumed_runs(tmp_path):
+    write_run(
+        tmp_path,
+        [dict(loss=3., step=1), dict(loss=2., step=2)], '20240101_000000')
+    # A resumed run's new folder; its step 2 replaces the first one's.
+    write_run(
+        tmp_path,
+        [dict(loss=1.5, step=2), dict(loss=1., step=3)], '20240102_000000')
+    assert load_scalars(str(tmp_path)) == {'loss': {1: 3., 2: 1.5, 3: 1.}}
+    with pytest.raises(FileNotFoundError, match='scalars.json'):
+        load_scalars(str(tmp_path / 'none'))
+
+
+def test_aggregate_runs_at_common_steps():
+    first = {1: 1., 2: 2., 3: 3.}
+    second = {2: 4., 3: 5., 4: 9.}
+    steps, mean, std = aggregate_runs([first, second])
+    np.testing.assert_array_equal(steps, [2, 3])
+    np.testing.assert_allclose(mean, [3., 4.])
+    np.testing.assert_allclose(std, [1., 1.])
+
+
+def test_curves_are_group_means(tmp_path):
+    runs = [
+        load_scalars(str(seed_run(tmp_path, f's{i}', i))) for i in range(3)
+    ]
+    fig = plot_learning_curves({'seeds': runs}, ['loss', 'mean/top1'])
+    loss_ax, top1_ax = fig.axes
+    line, = loss_ax.get_lines()
+    np.testing.assert_array_equal(line.get_xdata(), [10, 20, 30])
+    np.testing.assert_allclose(line.get_ydata(),
+                               [1 / 10 + 1, 1 / 20 + 1, 1 / 30 + 1])
+    assert line.get_label() == 'seeds (n=3)'
+    band, = loss_ax.collections  # mean ± std over the three seeds
+    low, high = band.get_paths()[0].vertices[:, 1].min(), band.get_paths(
+    )[0].vertices[:, 1].max()
+    assert low == pytest.approx(1 / 30 + 1 - np.std([0, 1, 2]))
+    assert high == pytest.approx(1 / 10 + 1 + np.std([0, 1, 2]))
+    np.testing.assert_allclose(top1_ax.get_lines()[0].get_ydata(), [60.])
+    with pytest.raises(KeyError, match='grad_norm'):
+        plot_learning_curves({'seeds': runs}, ['grad_norm'])
+
+
+def test_cli_writes_png(tmp_path, capsys):
+    single = seed_run(tmp_path, 'baseline', 0.5)
+    seeds = [str(seed_run(tmp_path, f'seed{i}', i)) for i in range(2)]
+    out = tmp_path / 'fig' / 'curves.png'
+    plot_runs.main([
+        str(single), '--group', 'cotrain=' + ','.join(seeds), '--out',
+        str(out), '--keys', 'loss', 'mean/top1'
+    ])
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[1] > image.shape[0]
+    assert str(out) in capsys.readouterr().out
+    with pytest.raises(ValueError, match='NAME=DIR1,DIR2'):
+        plot_runs.parse_groups([], ['oops'])
+    with pytest.raises(SystemExit):
+        plot_runs.parse_args(['--out', str(out)])
