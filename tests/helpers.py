@@ -28,6 +28,44 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def run_script(script: str,
+               *args,
+               cwd: str = ROOT,
+               check: bool = False) -> subprocess.CompletedProcess:
+    """Runs ``script`` (relative to the repository root) with this Python in
+    a fresh process, as a user would; with ``check`` asserts it succeeded,
+    showing the end of its output otherwise."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
+    proc = subprocess.run(
+        [sys.executable,
+         osp.join(ROOT, script), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _two_processes(launcher: str, args: list,
+                   check: bool) -> subprocess.CompletedProcess:
+    """Runs ``tools/<launcher> *args`` on two CPU processes (gloo)."""
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS='1')
+    env.pop('CUDA_VISIBLE_DEVICES', None)
+    cmd = ['bash', osp.join(ROOT, 'tools', launcher), *map(str, args)]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
 def dist_train(config: str,
                work_dir: str,
                *args: str,
@@ -35,16 +73,17 @@ def dist_train(config: str,
     """Runs ``tools/dist_train.sh config 2`` (two CPU processes, gloo) with
     ``--work-dir work_dir`` and ``args``; with ``check`` asserts it
     succeeded, showing the end of its output otherwise."""
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        PORT=str(free_port()),
-        OMP_NUM_THREADS='1')
-    env.pop('CUDA_VISIBLE_DEVICES', None)
-    cmd = ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), str(config), '2']
-    cmd += ['--work-dir', str(work_dir), *args]
-    proc = subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    if check:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
+    return _two_processes('dist_train.sh',
+                          [config, 2, '--work-dir', work_dir, *args], check)
+
+
+def dist_test(config: str,
+              checkpoint: str,
+              work_dir: str,
+              *args: str,
+              check: bool = False) -> subprocess.CompletedProcess:
+    """Runs ``tools/dist_test.sh config checkpoint 2`` (two CPU processes,
+    gloo) with ``--work-dir work_dir`` and ``args``, as :func:`dist_train`."""
+    return _two_processes(
+        'dist_test.sh', [config, checkpoint, 2, '--work-dir', work_dir, *args],
+        check)

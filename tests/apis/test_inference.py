@@ -1,10 +1,7 @@
 """``mvitx.apis.inference``: a trained demo recognizer on demo videos, images
 and arrays gives what ``tools/test.py`` gives on the same samples."""
-import os
 import os.path as osp
 import pickle
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import decord
@@ -18,27 +15,11 @@ from mvitx.apis import inference_recognizer, init_model, topk_lines
 from mvitx.datasets.base_dataset import read_names_file
 from mvitx.datasets.transforms.loading import read_image
 from mvitx.utils import load_checkpoint_file
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_script
 
 CONFIG = osp.join(ROOT, 'configs', 'cotrain', 'mvit_xs_demo.py')
 #: The demo data's folder per source of CONFIG.
 DATA_DIRS = dict(demo_img='imagenet', demo_vid='kinetics')
-
-
-def run_script(script, *args, cwd):
-    """Runs ``script`` (relative to the repository root) in a fresh process,
-    as a user would, and asserts that it succeeded."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    proc = subprocess.run(
-        [sys.executable,
-         osp.join(ROOT, script), *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
 
 
 def data_options(data, *loaders):
@@ -68,7 +49,8 @@ def demo_run(tmp_path_factory):
         data,
         '--scale',
         'tiny',
-        cwd=tmp)
+        cwd=tmp,
+        check=True)
     run_script(
         'tools/train.py',
         CONFIG,
@@ -81,7 +63,8 @@ def demo_run(tmp_path_factory):
         'train_dataloader.batch_sampler.batch_sizes.demo_vid=2',
         *data_options(data, 'train_dataloader', 'val_dataloader',
                       'test_dataloader'),
-        cwd=tmp)
+        cwd=tmp,
+        check=True)
     return SimpleNamespace(data=data, checkpoint=work / 'iter_8.pth')
 
 
@@ -101,7 +84,8 @@ def test_tool_predictions(demo_run, tmp_path_factory):
         dump,
         '--cfg-options',
         *data_options(demo_run.data, 'test_dataloader'),
-        cwd=tmp)
+        cwd=tmp,
+        check=True)
     # our own dump, just written by the tool
     with open(dump, 'rb') as f:
         predictions = pickle.load(f)

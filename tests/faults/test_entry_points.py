@@ -23,7 +23,7 @@ from mvitx.registry import HOOKS, MODELS
 from mvitx.utils import (CheckpointError, load_checkpoint_file,
                          register_all_modules)
 from tests.datasets.test_prior_store import make_fields
-from tests.helpers import ROOT, dist_train, free_port, load_tool
+from tests.helpers import ROOT, dist_test, dist_train, load_tool, run_script
 from tests.tools.test_dist_train import CONFIG as TOY_CONFIG
 from tests.tools.test_extract_priors import tool_args, write_video
 
@@ -33,39 +33,6 @@ VIDEO_CONFIG = osp.join(ROOT, 'configs', 'cotrain', 'mvit_xs_demo_video.py')
 REFUSAL = dict(
     truncated='is truncated or is not a torch checkpoint',
     malicious='was refused')
-
-
-def run_script(script, *args, cwd=ROOT):
-    """Runs ``script`` (relative to the repository root) in a fresh process,
-    as a user would."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    return subprocess.run(
-        [sys.executable,
-         osp.join(ROOT, script), *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600)
-
-
-def dist_test(config, checkpoint, work_dir, *args):
-    """Runs ``tools/dist_test.sh config checkpoint 2`` (two CPU processes,
-    gloo) with ``--work-dir work_dir`` and ``args``."""
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        PORT=str(free_port()),
-        OMP_NUM_THREADS='1')
-    env.pop('CUDA_VISIBLE_DEVICES', None)
-    cmd = ['bash', osp.join(ROOT, 'tools', 'dist_test.sh')]
-    cmd += [str(config), str(checkpoint), '2', '--work-dir', str(work_dir)]
-    return subprocess.run([*cmd, *map(str, args)],
-                          cwd=ROOT,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
 
 
 class _TouchesMarker:

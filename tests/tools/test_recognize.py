@@ -8,9 +8,9 @@ from mvitx.datasets.transforms.loading import read_image
 from mvitx.visualization import draw_labels
 from mvitx.visualization.labels import PANEL_SHADE
 from tests.apis import test_inference as inference_tests
-from tests.helpers import load_tool
+from tests.helpers import load_tool, run_script
 
-CONFIG, run_script = inference_tests.CONFIG, inference_tests.run_script
+CONFIG = inference_tests.CONFIG
 #: The demo data and a checkpoint trained on it (once for this module).
 demo_run = inference_tests.demo_run
 
@@ -45,7 +45,8 @@ def test_video_with_labels(demo_run, tmp_path):
         '3',
         '--source',
         'demo_vid',
-        cwd=tmp_path)
+        cwd=tmp_path,
+        check=True)
     lines = proc.stdout.splitlines()
     assert len(lines) == 4 and lines[-1] == f'written to {out}'
     classes = (demo_run.data / 'kinetics' / 'classes.txt').read_text()
