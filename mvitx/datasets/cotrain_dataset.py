@@ -61,7 +61,7 @@ class CoTrainDataset(Dataset):
             ``dict(in1k=dict(type='ImageDataset', ...), k400=...)``. The
             order of the keys is the order of the index space.
         repeat_aug (dict[str, dict], optional): Repeated augmentation per
-            source: ``dict(k400=dict(times=2, after='DecordDecode'))``
+            source: ``dict(k400=dict(times=2, after='PyAVDecode'))``
             decodes a video once and yields ``times`` samples, each a
             separate run of the transforms after ``after`` (crops, flips,
             RandAugment...). An index of such a source gives a list of
