@@ -47,32 +47,37 @@ def make_model():
     return MODELS.build(recognizer_cfg())
 
 
-@pytest.mark.parametrize('num_views', [1, 2])
-def test_hook_writes_attention_images_to_tensorboard(tmp_path, num_views):
-    model = make_model()
-    for attn in model.neck.attns:
-        nn.init.ones_(attn.gate)
-    runner = Runner(
+def make_runner(tmp_path, model, dataset, **hook_args):
+    """A Runner that validates ``model`` on ``dataset`` with the hook."""
+    return Runner(
         model=model,
         work_dir=str(tmp_path),
         val_dataloader=dict(
-            dataset=make_dataset(num_views),
+            dataset=dataset,
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=3,
             num_workers=0,
             collate_fn=dict(type='pseudo_collate')),
         val_cfg=dict(),
         val_evaluator=[CountMetric()],
-        custom_hooks=[
-            dict(type='TopDownAttentionHook', num_samples=2, alpha=1.)
-        ],
+        custom_hooks=[dict(type='TopDownAttentionHook', **hook_args)],
         # Named by the test: Runners built within one second would share
-        # the visualizer named after their timestamp, and its save_dir.
+        # the visualizer and the logger named after their timestamp.
         visualizer=dict(
             type='Visualizer',
             name=str(tmp_path),
             vis_backends=[dict(type='TensorboardVisBackend')]),
-        default_scope='mvitx')
+        default_scope='mvitx',
+        experiment_name=f'topdown_hook_{tmp_path.name}')
+
+
+@pytest.mark.parametrize('num_views', [1, 2])
+def test_hook_writes_attention_images_to_tensorboard(tmp_path, num_views):
+    model = make_model()
+    for attn in model.neck.attns:
+        nn.init.ones_(attn.gate)
+    runner = make_runner(
+        tmp_path, model, make_dataset(num_views), num_samples=2, alpha=1.)
     runner.val()
     events = glob.glob(f'{tmp_path}/**/events.out.tfevents.*', recursive=True)
     assert events
@@ -102,19 +107,7 @@ def test_hook_writes_attention_images_to_tensorboard(tmp_path, num_views):
 def test_hook_needs_a_topdown_neck(tmp_path):
     model = make_model()
     model.neck = None
-    runner = Runner(
-        model=model,
-        work_dir=str(tmp_path),
-        val_dataloader=dict(
-            dataset=make_dataset(),
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=3,
-            num_workers=0,
-            collate_fn=dict(type='pseudo_collate')),
-        val_cfg=dict(),
-        val_evaluator=[CountMetric()],
-        custom_hooks=[dict(type='TopDownAttentionHook')],
-        default_scope='mvitx')
+    runner = make_runner(tmp_path, model, make_dataset())
     with pytest.raises(TypeError, match='attention_maps'):
         hook, = (
             h for h in runner.hooks if isinstance(h, TopDownAttentionHook))
@@ -129,27 +122,7 @@ def test_hook_skips_a_batch_mixing_sources(tmp_path):
     dataset = make_dataset()
     for item, source in zip(dataset, ('toy', 'other', 'toy')):
         item['data_samples'].set_metainfo(dict(source=source))
-    runner = Runner(
-        model=model,
-        work_dir=str(tmp_path),
-        val_dataloader=dict(
-            dataset=dataset,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=3,
-            num_workers=0,
-            collate_fn=dict(type='pseudo_collate')),
-        val_cfg=dict(),
-        val_evaluator=[CountMetric()],
-        custom_hooks=[dict(type='TopDownAttentionHook')],
-        # Named by the test: Runners built within one second would share
-        # the visualizer named after their timestamp, and its save_dir.
-        visualizer=dict(
-            type='Visualizer',
-            name=str(tmp_path),
-            vis_backends=[dict(type='TensorboardVisBackend')]),
-        default_scope='mvitx',
-        # Its own logger (mmengine names it by the second it started).
-        experiment_name=f'mixed_sources_{tmp_path.name}')
+    runner = make_runner(tmp_path, model, dataset)
     runner.val()
     log = glob.glob(f'{tmp_path}/**/*.log', recursive=True)
     assert 'mixes sources' in open(log[0]).read()
