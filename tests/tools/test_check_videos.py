@@ -32,7 +32,8 @@ def video_list(tmp_path):
 
 @pytest.mark.parametrize('workers,num_frames,backend', [(1, 3, 'decord'),
                                                         (2, 0, 'decord'),
-                                                        (1, 0, 'pyav')])
+                                                        (1, 0, 'pyav'),
+                                                        (1, 3, 'torchcodec')])
 def test_lists_broken_files(video_list, workers, num_frames, backend):
     out = video_list / 'broken.txt'
     broken = check_videos.main([

@@ -26,11 +26,16 @@ from tqdm import tqdm
 
 from mvitx.datasets.transforms.loading import (BrokenInputError, DecordDecode,
                                                DecordInit, LoadImage,
-                                               PyAVDecode, PyAVInit)
+                                               PyAVDecode, PyAVInit,
+                                               TorchCodecDecode,
+                                               TorchCodecInit)
 from mvitx.registry import DATASETS
 from mvitx.utils import register_all_modules
 
-BACKENDS = dict(decord=(DecordInit, DecordDecode), pyav=(PyAVInit, PyAVDecode))
+BACKENDS = dict(
+    decord=(DecordInit, DecordDecode),
+    pyav=(PyAVInit, PyAVDecode),
+    torchcodec=(TorchCodecInit, TorchCodecDecode))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -55,9 +60,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='processes to check in parallel (default: 1)')
     parser.add_argument(
         '--backend',
-        default='decord',
+        default='pyav',
         choices=sorted(BACKENDS),
-        help='video decoder the training pipeline uses (default: decord)')
+        help="video decoder the training pipeline uses (default: pyav, the "
+        "configs' decoder)")
     parser.add_argument(
         '--num-frames',
         type=int,
