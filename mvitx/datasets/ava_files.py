@@ -14,6 +14,7 @@ from typing import (Dict, Iterator, List, NamedTuple, Optional, Sequence,
 import numpy as np
 
 from mvitx.utils import load_pickle
+from .base_dataset import open_annotation
 
 #: ``(boxes (n, 4) xyxy normalised, labels (n,), scores (n,))`` per keyframe.
 FrameBoxes = Tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -63,7 +64,7 @@ _LABELMAP_EXPECTED = ('item { name: "..." id: N } (or label { name: "..." '
 
 def _pbtxt_tokens(path: str) -> Iterator[Tuple[int, str]]:
     """``(line, token)`` of a ``.pbtxt`` file, comments left out."""
-    with open(path, encoding='utf-8-sig') as f:
+    with open_annotation(path) as f:
         for lineno, line in enumerate(f, 1):
             for token in _PBTXT_TOKEN.findall(line):
                 if token.startswith('#'):
@@ -234,7 +235,7 @@ def read_exclusions(path: Optional[str]) -> set:
     excluded = set()
     if path is None:
         return excluded
-    with open(path, newline='') as f:
+    with open_annotation(path) as f:
         for lineno, row in enumerate(csv.reader(f), 1):
             if not row:
                 continue
@@ -290,7 +291,7 @@ def read_ava_rows(path: str, precise: bool = False) -> Iterator[AVARow]:
             seconds without ``precise``), a box coordinate, action id or
             eighth column that is not a number.
     """
-    with open(path, encoding='utf-8-sig', newline='') as f:
+    with open_annotation(path) as f:
         for lineno, row in enumerate(csv.reader(f), 1):
             if not row:
                 continue

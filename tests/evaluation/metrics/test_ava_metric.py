@@ -15,7 +15,8 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from mvitx.datasets.ava_files import read_ava_csv, read_labelmap
+from mvitx.datasets.ava_files import (read_ava_csv, read_exclusions,
+                                      read_labelmap)
 from mvitx.evaluation.metrics.ava_metric import (AVAMetric, evaluate_ava,
                                                  frame_ap, write_ava_csv)
 from mvitx.structures import ActionDataSample
@@ -421,3 +422,19 @@ def test_labelmap_spellings(tmp_path):
         dict(id=11, name='stand')
     ]
     assert class_ids == [1, 11, 12]
+
+
+def test_files_saved_with_a_byte_order_mark_read_the_same(tmp_path):
+    """A spreadsheet's "CSV UTF-8" starts with a BOM; the first row's
+    video id must not carry it (an excluded keyframe would then be kept)."""
+    bom = '\ufeff'
+    excl = tmp_path / 'excluded.csv'
+    excl.write_text(bom + 'vid,0902\nvid,0903\n', encoding='utf-8')
+    assert read_exclusions(str(excl)) == {'vid,0902', 'vid,0903'}
+    gt = tmp_path / 'gt.csv'
+    gt.write_text(bom + 'vid,0902,0.1,0.1,0.5,0.5,1,0\n', encoding='utf-8')
+    assert list(read_ava_csv(str(gt))) == ['vid,0902']
+    labels = tmp_path / 'labels.pbtxt'
+    labels.write_text(
+        bom + 'item {\n  name: "bend"\n  id: 1\n}\n', encoding='utf-8')
+    assert read_labelmap(str(labels))[1] == [1]
