@@ -1,6 +1,8 @@
 """What several test modules need: the repository root, tool scripts as
-modules, and two-process CPU training runs."""
+modules, two-process CPU training runs, and the records of mmengine's
+logger."""
 import importlib.util
+import logging
 import os
 import os.path as osp
 import socket
@@ -8,12 +10,14 @@ import subprocess
 import sys
 from types import ModuleType
 
+from mmengine.logging import MMLogger
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def load_tool(path: str) -> ModuleType:
     """Imports the script at ``path`` (relative to the repository root, e.g.
-    ``'tools/data/make_demo_data.py'``) as a module."""
+    ``'tools/demo/ava_demo.py'``) as a module."""
     name = osp.splitext(osp.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, path))
     module = importlib.util.module_from_spec(spec)
@@ -87,3 +91,18 @@ def dist_test(config: str,
     return _two_processes(
         'dist_test.sh', [config, checkpoint, 2, '--work-dir', work_dir, *args],
         check)
+
+
+class LogRecords(logging.Handler):
+    """Collects the records of mmengine's current logger."""
+
+    def __enter__(self):
+        self.records = []
+        MMLogger.get_current_instance().addHandler(self)
+        return self.records
+
+    def __exit__(self, *exc):
+        MMLogger.get_current_instance().removeHandler(self)
+
+    def emit(self, record):
+        self.records.append(record)

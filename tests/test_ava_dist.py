@@ -4,15 +4,15 @@ import csv
 import os.path as osp
 
 from mvitx.datasets.ava_files import read_exclusions
-from tests.helpers import ROOT, dist_train, load_tool
+from mvitx.datasets.demo import SCALES, make_ava
+from tests.helpers import ROOT, dist_train
 
 CONFIG = osp.join(ROOT, 'configs', 'ava', 'mvit_xs_demo_ava.py')
 
 
 def test_demo_ava_config_trains_and_evaluates_with_two_processes(tmp_path):
     data = tmp_path / 'ava'
-    demo = load_tool('tools/data/make_demo_data.py')
-    demo.make_ava(str(data), 0, demo.SCALES['tiny'])
+    make_ava(str(data), 0, SCALES['tiny'])
     ann = data / 'annotations'
     # the config's relative out_file, inside the work dir
     out_csv = tmp_path / 'work' / 'ava_detections.csv'

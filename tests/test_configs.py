@@ -1,18 +1,19 @@
 """Every config under ``configs/`` builds its model, and one training
 iteration runs on tiny synthetic input of the modality each of its data
-sources has."""
+sources has; a derived config (or ``--cfg-options``) that sets a variable
+changes every place that uses it."""
+import ast
 import glob
 import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
 from mvitx.registry import MODELS
 from mvitx.structures import ActionDataSample
-from mvitx.utils import register_all_modules
+from mvitx.utils import load_config, register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -88,7 +89,7 @@ def _detector_batches(cfg):
     'path', CONFIGS, ids=lambda p: osp.relpath(p, osp.join(ROOT, 'configs')))
 def test_config_builds_and_trains_one_iteration(path):
     register_all_modules()
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     model = MODELS.build(cfg.model)
     model.train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
@@ -105,3 +106,145 @@ def test_config_builds_and_trains_one_iteration(path):
             not torch.equal(b, p) for b, p in zip(before, model.parameters())
         ]
         assert any(changed), 'no parameter was updated'
+
+
+def _values(node, key, path=''):
+    """``{dotted path: value}`` of every ``key`` in a config subtree."""
+    found = {}
+    if isinstance(node, dict):
+        for k, v in node.items():
+            where = f'{path}.{k}' if path else k
+            if k == key:
+                found[where] = v
+            found.update(_values(v, key, where))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            found.update(_values(v, key, f'{path}.{i}'))
+    return found
+
+
+def _derived(tmp_path, base, body):
+    path = tmp_path / 'derived.py'
+    path.write_text(f'_base_ = [{osp.join(ROOT, "configs", base)!r}]\n' + body)
+    return str(path)
+
+
+def test_a_derived_config_changes_every_use_of_its_variables(tmp_path):
+    base = 'ava/mvit_s_k400_ava22.py'
+    before = load_config(osp.join(ROOT, 'configs', base))
+    cfg = load_config(
+        _derived(tmp_path, base, "pretrained = 'my.pth'\nclip_len = 8\n"))
+    for name in ('train', 'val', 'test'):
+        load = cfg[f'{name}_dataloader'].dataset.pipeline[0]
+        assert load.type == 'LoadAVAClip' and load.clip_len == 8
+    clip_lens = _values(cfg.to_dict(), 'clip_len')
+    # the variable, and LoadAVAClip in the dataloaders and in the base's
+    # pipeline variables
+    assert len(clip_lens) == len(_values(before.to_dict(), 'clip_len')) >= 4
+    assert set(clip_lens.values()) == {8}, clip_lens
+    assert cfg.model.init_cfg.checkpoint == 'my.pth'
+    assert before.model.init_cfg.checkpoint != 'my.pth'
+    assert '${' not in str(cfg.to_dict())
+
+
+@pytest.mark.parametrize('how', ['derived', 'cfg_options'])
+def test_a_variable_reaches_the_pipelines_and_the_schedule(tmp_path, how):
+    base = 'topdown/mvit_s_k400_topdown.py'
+    options = dict(clip_len=32, max_iters=1000, warmup_iters=10, lr=0.5)
+    if how == 'derived':
+        cfg = load_config(
+            _derived(tmp_path, base,
+                     ''.join(f'{k} = {v!r}\n' for k, v in options.items())))
+    else:
+        cfg = load_config(osp.join(ROOT, 'configs', base), cfg_options=options)
+    samplers = [
+        t for name in ('train', 'val', 'test')
+        for dataset in cfg[f'{name}_dataloader'].dataset.datasets.values()
+        for t in dataset.pipeline if t.type == 'SampleFrames'
+    ]
+    # the base's train pipeline and this config's own val pipeline
+    assert len(samplers) == 3
+    assert all(t.clip_len == 32 for t in samplers)
+    assert cfg.train_cfg.max_iters == 1000
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.end == cosine.begin == 10 and cosine.end == 1000
+    assert cfg.optim_wrapper.optimizer.lr == 0.5
+
+
+def test_an_unknown_variable_names_the_file_and_the_place(tmp_path):
+    path = tmp_path / 'bad.py'
+    path.write_text("clip_len = 8\n"
+                    "pipeline = [dict(type='SampleFrames', "
+                    "clip_len='${clip_lne}')]\n")
+    with pytest.raises(KeyError) as info:
+        load_config(str(path))
+    message = str(info.value)
+    assert f'{path}:pipeline.0.clip_len' in message
+    assert "'${clip_lne}'" in message and "did you mean 'clip_len'" in message
+
+
+@pytest.mark.parametrize('text, match', [
+    ("a = '${b}'\nb = '${a}'\n", 'cycle: a -> b -> a'),
+    ("a = 1\nb = 'x${a}'\n", 'not a placeholder'),
+])
+def test_a_cycle_or_a_placeholder_inside_a_string_is_an_error(
+        tmp_path, text, match):
+    path = tmp_path / 'bad.py'
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        load_config(str(path))
+
+
+def _base_depth(path):
+    """How many ``_base_`` levels stand above the config ``path``."""
+    bases = []
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, 'id', None) == '_base_' for t in node.targets):
+            bases = ast.literal_eval(node.value)
+    bases = [bases] if isinstance(bases, str) else bases
+    return max(
+        (1 + _base_depth(osp.join(osp.dirname(path), b)) for b in bases),
+        default=0)
+
+
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=lambda p: osp.relpath(p, osp.join(ROOT, 'configs')))
+def test_configs_are_at_most_two_base_levels_deep(path):
+    assert _base_depth(path) <= 2
+
+
+@pytest.mark.parametrize('kinetics,ava', [
+    ('topdown/mvit_xs_demo_topdown.py', 'ava/mvit_xs_demo_ava_topdown.py'),
+    ('topdown/mvit_s_k400_topdown.py', 'ava/mvit_s_k400_ava22_topdown.py'),
+])
+def test_ava_topdown_recipes_take_the_kinetics_model_whole(
+        kinetics, ava, tmp_path):
+    """The AVA top-down recipe, initialised from a checkpoint of the
+    Kinetics top-down recipe, holds its backbone and neck: every weight
+    equal, except the relative-position tables that a stride-16 last stage
+    resizes (the demo's structure head, trained on the demo's fingertips,
+    stays behind)."""
+    register_all_modules()
+    torch.manual_seed(0)
+    source = MODELS.build(
+        load_config(osp.join(ROOT, 'configs', kinetics)).model)
+    checkpoint = str(tmp_path / 'kinetics_topdown.pth')
+    torch.save(dict(state_dict=source.state_dict()), checkpoint)
+    cfg = load_config(
+        osp.join(ROOT, 'configs', ava), dict(pretrained=checkpoint))
+    assert tuple(cfg.model.init_cfg.parts) == ('backbone', 'neck')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    expected = source.state_dict()
+    resized = []
+    for key, value in model.state_dict().items():
+        if not key.startswith(('backbone.', 'neck.')):
+            continue
+        if value.shape != expected[key].shape:
+            resized.append(key)
+        else:
+            assert torch.equal(value, expected[key]), key
+    assert all('.attn.rel_pos_' in k for k in resized), resized
+    stride = model.backbone.out_strides[-1]
+    assert bool(resized) == (stride != source.backbone.out_strides[-1])

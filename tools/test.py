@@ -2,10 +2,10 @@
 import argparse
 import os
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mvitx.utils import (merge_cli_options, quiet_library_logs,
+from mvitx.utils import (load_config, merge_cli_options, quiet_library_logs,
                          register_all_modules, setup_distributed,
                          teardown_distributed)
 
@@ -24,8 +24,9 @@ def parse_args():
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override config settings, key=value; an unknown top-level key '
-        'or a non-number for a number is an error')
+        help='override config settings, key=value, variables too (clip_len=32 '
+        'changes every \'${clip_len}\' of the config); an unknown top-level '
+        'key or a non-number for a number is an error')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm'],
@@ -41,8 +42,7 @@ def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = merge_cli_options(
-        Config.fromfile(args.config), args.config, args.work_dir,
-        args.cfg_options)
+        load_config(args.config, args.cfg_options), args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.dump is not None:
         cfg.test_evaluator = [

@@ -11,9 +11,10 @@ import os
 from mmengine.config import Config, DictAction
 
 from mvitx.engine.runner import build_runner, fsdp_strategy
-from mvitx.utils import (find_resume_checkpoint, merge_cli_options,
-                         quiet_library_logs, register_all_modules,
-                         setup_distributed, teardown_distributed)
+from mvitx.utils import (find_resume_checkpoint, load_config,
+                         merge_cli_options, quiet_library_logs,
+                         register_all_modules, setup_distributed,
+                         teardown_distributed)
 
 
 def parse_args():
@@ -48,8 +49,9 @@ def parse_args():
         nargs='+',
         action=DictAction,
         help='override config settings, key=value (e.g. '
-        'train_cfg.max_iters=100 model.backbone.arch=small); an unknown '
-        'top-level key or a non-number for a number is an error')
+        'train_cfg.max_iters=100 model.backbone.arch=small), variables too '
+        '(clip_len=32 changes every \'${clip_len}\' of the config); an '
+        'unknown top-level key or a non-number for a number is an error')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm'],
@@ -62,8 +64,10 @@ def parse_args():
 
 
 def merge_args(cfg: Config, args) -> Config:
-    """Writes the command-line options into the config."""
-    merge_cli_options(cfg, args.config, args.work_dir, args.cfg_options)
+    """Writes the command-line options other than ``--cfg-options`` into
+    the config (``load_config`` merged those before it resolved the
+    config's variables)."""
+    merge_cli_options(cfg, args.config, args.work_dir)
     if args.amp:
         # bf16 autocast needs no loss scaling and runs on CPU too; a config
         # that already asks for mmengine's AmpOptimWrapper keeps it.
@@ -87,7 +91,7 @@ def merge_args(cfg: Config, args) -> Config:
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
     setup_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
     quiet_library_logs(runner.logger)

@@ -1,43 +1,32 @@
-# The AVA demo with top-down modulation: mvit_xs_demo_ava.py (same model,
-# data, schedule) plus the generator's priors (every frame's person, head,
-# hand and object boxes, priors/{video_id}.npz) and the TopDownModulation
-# neck. SelectActorPriors keeps the priors of the clip's actors (their
-# hands, heads and held objects; bystanders' are dropped); the RoI head
-# then classifies each actor.
-_base_ = ['./mvit_xs_demo_ava.py']
+# The AVA demo with top-down modulation, second link of the demo chain
+# configs/topdown/mvit_xs_demo_topdown.py -> this config: mvit_xs_demo_ava.py
+# (same data, schedule) plus the generator's priors (every frame's person,
+# head, hand and object boxes, priors/{video_id}.npz) and the top-down demo
+# model's TopDownModulation neck, backbone and neck initialised from its
+# checkpoint (`pretrained`; train that config first). The base's pipelines
+# load the priors and SelectActorPriors keeps those of the clip's actors
+# (their hands, heads and held objects; bystanders' are dropped); the RoI
+# head then classifies each actor. A fresh neck on the transferred backbone:
+#   --cfg-options "model.init_cfg.parts=[backbone]"
+_base_ = ['./mvit_xs_demo_ava.py', '../_base_/models/topdown_mvit_xs.py']
 
-train_pipeline = [
-    dict(type='LoadAVAClip', clip_len=8, frame_interval=1),
-    dict(type='LoadPriors', keypoint_layout='coco', on_missing='raise'),
-    dict(type='SelectActorPriors'),
-    dict(type='Resize', scale=(96, 64)),
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='PackActionInputs', meta_keys=_base_.meta_keys),
-]
-test_pipeline = [
-    dict(type='LoadAVAClip', clip_len=8, frame_interval=1),
-    dict(type='LoadPriors', keypoint_layout='coco', on_missing='raise'),
-    dict(type='SelectActorPriors'),
-    dict(type='Resize', scale=(96, 64)),
-    dict(type='PackActionInputs', meta_keys=_base_.meta_keys),
-]
+prior_prefix = 'priors'
+pretrained = 'work_dirs/mvit_xs_demo_topdown/iter_300.pth'
 work_dir = 'work_dirs/mvit_xs_demo_ava_topdown'
-train_dataloader = dict(
-    dataset=dict(prior_prefix='priors', pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(prior_prefix='priors', pipeline=test_pipeline))
-test_dataloader = val_dataloader
 
-# 'xs': blocks 0-1 at 4x16x24 tokens (32 channels), 2-3 at 4x8x12 (64).
-# Hand, head (face) and object boxes select up to 96 first-stage tokens.
+# The neck of configs/topdown/mvit_xs_demo_topdown.py
+# (configs/_base_/models/topdown_mvit_xs.py), weight for weight, so it
+# transfers whole. It selects up to 128 first-stage tokens from the hand,
+# head and object boxes; the AVA demo's keypoints are COCO body keypoints
+# (no fingertips), so there are no keypoint windows and the demo model's
+# structure head stays behind.
 model = dict(
     neck=dict(
-        type='TopDownModulation',
-        stage0_channels=32,
-        block_indices=(2, 3),
-        block_channels=(64, 64),
-        embed_dims=64,
-        num_heads=2,
-        max_tokens=96,
+        _base_.topdown_neck,
         box_types=(1, 2, 3),
-        loss_attn=dict(type='AttentionKLLoss', loss_weight=0.1)))
+        keypoint_indices=(),
+        structure_head=None),
+    init_cfg=dict(
+        type='PretrainedParts',
+        checkpoint='${pretrained}',
+        parts=('backbone', 'neck')))

@@ -1,7 +1,10 @@
 # MViTv2-B trained on Kinetics-400 alone, from scratch: the video baseline
 # of mvit_b_in_k400.py with the same clips, recipe and number of video steps
 # (100k steps of 8 GPUs x 16 clips).
-_base_ = ['../_base_/default_runtime.py', './_base_/k400.py']
+_base_ = [
+    '../_base_/default_runtime.py', './_base_/k400.py',
+    '../_base_/schedules/adamw_cosine.py'
+]
 
 train_dataloader = dict(
     batch_size=16,
@@ -35,35 +38,12 @@ model = dict(
         type='ActionDataPreprocessor',
         source_cfgs=dict(k400=_base_.k400_batch_augments)))
 
-optim_wrapper = dict(
-    type='BF16OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1.6e-3, betas=(0.9, 0.999), weight_decay=0.05),
-    clip_grad=dict(max_norm=1.0),
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=1.0))
-
-max_iters = 100000
-warmup_iters = 5000
-train_cfg = dict(type='CoTrainLoop', max_iters=max_iters, val_interval=10000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=False,
-        begin=0,
-        end=warmup_iters),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_iters - warmup_iters,
-        eta_min=1.6e-5,
-        by_epoch=False,
-        begin=warmup_iters,
-        end=max_iters)
-]
+# Schedule values (configs/_base_/schedules/adamw_cosine.py), bf16.
+optim_wrapper = dict(type='BF16OptimWrapper')
+lr, min_lr = 1.6e-3, 1.6e-5
+max_iters, warmup_iters, warmup_ratio = 100000, 5000, 1e-3
+val_interval, layer_decay_rate = 10000, 1.0
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=10000, save_best='mean/top1', rule='greater'))
+    checkpoint=dict(interval='${val_interval}', save_best='mean/top1'))
 auto_scale_lr = dict(enable=False, base_batch_size=128)

@@ -5,7 +5,8 @@
 # Two video steps per image step: the videos are ~25x fewer than the images
 # and are the target task.
 _base_ = [
-    '../_base_/default_runtime.py', './_base_/in1k.py', './_base_/k400.py'
+    '../_base_/default_runtime.py', './_base_/in1k.py', './_base_/k400.py',
+    '../_base_/schedules/adamw_cosine.py'
 ]
 
 in21k_train = dict(
@@ -67,35 +68,12 @@ model = dict(
 model_wrapper_cfg = dict(
     type='MMDistributedDataParallel', find_unused_parameters=True)
 
-optim_wrapper = dict(
-    type='BF16OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=8e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    clip_grad=dict(max_norm=1.0),
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=1.0))
-
-max_iters = 300000
-warmup_iters = 15000
-train_cfg = dict(type='CoTrainLoop', max_iters=max_iters, val_interval=20000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=False,
-        begin=0,
-        end=warmup_iters),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_iters - warmup_iters,
-        eta_min=8e-6,
-        by_epoch=False,
-        begin=warmup_iters,
-        end=max_iters)
-]
+# Schedule values (configs/_base_/schedules/adamw_cosine.py), bf16.
+optim_wrapper = dict(type='BF16OptimWrapper')
+lr, min_lr = 8e-4, 8e-6
+max_iters, warmup_iters, warmup_ratio = 300000, 15000, 1e-3
+val_interval, layer_decay_rate = 20000, 1.0
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=10000, save_best='mean/top1', rule='greater'))
+    checkpoint=dict(interval=10000, save_best='mean/top1'))
 auto_scale_lr = dict(enable=False, base_batch_size=64)

@@ -5,7 +5,10 @@
 # prints `demo_img/top1`, `demo_vid/top1` and `mean/top1`. Its twins
 # mvit_xs_demo_image.py / mvit_xs_demo_video.py train one source for as
 # many steps as it gets here (docs/cotraining.md compares them).
-_base_ = ['../_base_/default_runtime.py', './_base_/demo.py']
+_base_ = [
+    '../_base_/default_runtime.py', './_base_/demo.py',
+    '../_base_/schedules/adamw_cosine.py'
+]
 
 train_dataloader = dict(
     batch_size=8,
@@ -41,24 +44,6 @@ model_wrapper_cfg = dict(
     type='MMDistributedDataParallel', find_unused_parameters=True)
 
 # 300 steps per source.
-max_iters = 600
-warmup_iters = 30
-train_cfg = dict(type='CoTrainLoop', max_iters=max_iters, val_interval=200)
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-2,
-        by_epoch=False,
-        begin=0,
-        end=warmup_iters),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_iters - warmup_iters,
-        eta_min=2e-5,
-        by_epoch=False,
-        begin=warmup_iters,
-        end=max_iters)
-]
+max_iters, warmup_iters, val_interval = 600, 30, 200
 default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=max_iters, save_best='mean/top1', rule='greater'))
+    checkpoint=dict(interval='${max_iters}', save_best='mean/top1'))

@@ -1,7 +1,10 @@
 # The demo's video-only baseline: demo_vid alone, for as many steps (300) and
 # with the same model, batch size and schedule as it gets in the
 # co-training demo mvit_xs_demo.py.
-_base_ = ['../_base_/default_runtime.py', './_base_/demo.py']
+_base_ = [
+    '../_base_/default_runtime.py', './_base_/demo.py',
+    '../_base_/schedules/adamw_cosine.py'
+]
 
 train_dataloader = dict(
     batch_size=8,
@@ -26,24 +29,5 @@ model = dict(
     heads=dict(demo_vid=_base_.demo_vid_head),
     data_preprocessor=dict(type='ActionDataPreprocessor'))
 
-max_iters = 300
-warmup_iters = 15
-train_cfg = dict(type='CoTrainLoop', max_iters=max_iters, val_interval=100)
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-2,
-        by_epoch=False,
-        begin=0,
-        end=warmup_iters),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_iters - warmup_iters,
-        eta_min=2e-5,
-        by_epoch=False,
-        begin=warmup_iters,
-        end=max_iters)
-]
 default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=max_iters, save_best='mean/top1', rule='greater'))
+    checkpoint=dict(interval='${max_iters}', save_best='mean/top1'))

@@ -6,7 +6,10 @@
 # then evaluate with tools/test.py (5 clips x 3 crops) or fine-tune. With the
 # converted weights the recognizer gives torchvision's logits on the same
 # normalised clip, at 16x224x224 and at other sizes.
-_base_ = ['../_base_/default_runtime.py', '../cotrain/_base_/k400.py']
+_base_ = [
+    '../_base_/default_runtime.py', '../cotrain/_base_/k400.py',
+    '../_base_/schedules/adamw_cosine.py'
+]
 
 load_from = 'work_dirs/mvitv2_s_16x4_k400_tv.pth'
 
@@ -46,35 +49,11 @@ val_evaluator = dict(type='AccMetric', topk=(1, 5))
 test_evaluator = val_evaluator
 
 # Fine-tuning from the converted weights: small lr, layer-wise decay.
-optim_wrapper = dict(
-    type='BF16OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    clip_grad=dict(max_norm=1.0),
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.75))
-
-max_iters = 20000
-warmup_iters = 1000
-train_cfg = dict(type='CoTrainLoop', max_iters=max_iters, val_interval=5000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=False,
-        begin=0,
-        end=warmup_iters),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_iters - warmup_iters,
-        eta_min=1e-6,
-        by_epoch=False,
-        begin=warmup_iters,
-        end=max_iters)
-]
+optim_wrapper = dict(type='BF16OptimWrapper')
+lr, min_lr = 1e-4, 1e-6
+max_iters, warmup_iters, warmup_ratio = 20000, 1000, 1e-3
+val_interval, layer_decay_rate = 5000, 0.75
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=5000, save_best='mean/top1', rule='greater'))
+    checkpoint=dict(interval='${val_interval}', save_best='mean/top1'))
 auto_scale_lr = dict(enable=False, base_batch_size=64)

@@ -1,3 +1,6 @@
+from .ava_inference import (ActorActions, KeyframeActions, action_names,
+                            detect_persons, inference_detector)
+from .detector import init_mmdet_detector, mmdet_config_path
 from .export import (EXPORT_FORMATS, ExportableRecognizer, export_recognizer,
                      max_abs_difference, run_exported)
 from .inference import (Recognition, SourceInfo, inference_recognizer,

@@ -30,7 +30,7 @@ from mvitx.datasets.image_dataset import IMG_EXTENSIONS
 from mvitx.datasets.transforms.loading import (LoadImage, _VideoDecode,
                                                _VideoInit)
 from mvitx.registry import DATASETS, MODELS
-from mvitx.utils import load_checkpoint_file, register_all_modules
+from mvitx.utils import load_checkpoint_file, load_config, register_all_modules
 
 #: The sample key of an input file, per modality (as the datasets name it).
 PATH_KEYS = dict(image='img_path', video='filename')
@@ -144,7 +144,9 @@ def init_model(config: Union[str, Config],
     on disk), else they are unknown (a warning; ids are shown).
 
     Args:
-        config (str | Config): Config file or loaded config.
+        config (str | Config): Config file (read with
+            :func:`~mvitx.utils.load_config`, its variables resolved) or
+            loaded config.
         checkpoint (str, optional): Checkpoint file (an mmengine checkpoint
             or a bare state dict). Defaults to None: the weights stay as
             built (untrained).
@@ -155,7 +157,7 @@ def init_model(config: Union[str, Config],
         nn.Module: The model, in eval mode, on ``device``.
     """
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    cfg = load_config(config) if isinstance(config, str) else config
     dataset_meta = {}
     if checkpoint is not None:
         state = load_checkpoint_file(checkpoint, map_location='cpu')

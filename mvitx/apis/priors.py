@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.registry import DefaultScope
 
+from mvitx.apis.detector import class_key, init_mmdet_detector
 from mvitx.datasets.prior_store import (KEYPOINT3D_LAYOUTS, KEYPOINT_LAYOUTS,
                                         KeypointLayout)
 from mvitx.structures import FACE, HAND, OBJECT, PAD_TYPE, PERSON
@@ -65,13 +66,6 @@ def layout_of_pose_model(dataset_meta: dict) -> str:
     raise ValueError(
         f'pose model {dataset_meta.get("dataset_name")!r} has {num} '
         'keypoints; supported layouts: COCO-WholeBody (133) and COCO (17)')
-
-
-def class_key(name: str) -> str:
-    """A detector class name as compared with class lists: lower case,
-    ``_`` as space (mmdet's checkpoints say ``'cell phone'``, its default
-    classes without a checkpoint ``'cell_phone'``)."""
-    return str(name).lower().replace('_', ' ')
 
 
 def layout_of_pose_lifter(dataset_meta: dict) -> str:
@@ -228,7 +222,9 @@ class PriorExtractor:
     nearest to (:func:`link_objects`).
 
     Args:
-        det_config (str): mmdet config file.
+        det_config (str): mmdet config file or the name of a config
+            shipped with mmdet (:func:`~mvitx.apis.detector.
+            mmdet_config_path`).
         pose_config (str): mmpose top-down config file (COCO-WholeBody or
             COCO body keypoints).
         det_checkpoint (str, optional): mmdet checkpoint; None keeps the
@@ -287,7 +283,6 @@ class PriorExtractor:
                  pose3d_config: Optional[str] = None,
                  pose3d_checkpoint: Optional[str] = None):
         try:
-            from mmdet.apis import init_detector
             from mmpose.apis import init_model
             from mmpose.utils import adapt_mmdet_pipeline
         except ImportError as err:
@@ -300,12 +295,10 @@ class PriorExtractor:
             if ckpt is None:
                 warnings.warn(f'no {name} checkpoint: using random weights, '
                               'the priors will be meaningless')
+        self.detector = init_mmdet_detector(det_config, det_checkpoint, device)
         # OpenMMLab checkpoints hold numpy objects that torch >= 2.6 refuses
-        # by default; load them through mvitx's allowlist.
+        # by default; the pose models' load through mvitx's allowlist too.
         install_safe_checkpoint_loader()
-        with DefaultScope.overwrite_default_scope('mmdet'):
-            self.detector = init_detector(
-                det_config, det_checkpoint, device=device)
         self.detector.cfg = adapt_mmdet_pipeline(self.detector.cfg)
         classes = [class_key(c) for c in self.detector.dataset_meta['classes']]
         if 'person' not in classes:

@@ -5,6 +5,7 @@ from typing import Callable, List, Optional, Sequence, Union
 
 from mvitx.registry import DATASETS
 from .base_dataset import BaseActionDataset, missing_input_message
+from .class_maps import read_class_map
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
@@ -29,6 +30,15 @@ class ImageDataset(BaseActionDataset):
 
     Each sample: ``img_path``, ``label``, ``source``, ``modality='image'``.
 
+    With ``class_map`` (the label-space bridge, ``docs/cotraining.md``) the
+    images become static clips of a video source: only images of the
+    classes the map lists are kept, each labelled with its video class id,
+    and ``source`` names the video source, whose head they then train. An
+    image stays one frame, never repeated in time: the backbone runs it as
+    a one-frame clip (``T=1``), as every image. Give such a dataset its own
+    entry in ``CoTrainDataset`` (its batches do not stack with the video
+    source's clips).
+
     Args:
         ann_file (str): List file, or ``''`` for the folder layout.
         pipeline (Sequence[dict | Callable]): Transforms.
@@ -42,13 +52,22 @@ class ImageDataset(BaseActionDataset):
         num_classes (int, optional): The number of classes, when
             ``classes`` is not given (or as a check of it). Defaults to
             None.
+        class_map (str, optional): A class-map CSV from these image
+            classes to the classes of the video source named by
+            ``source`` (or a shipped map's file name, e.g. ``'demo.csv'``;
+            :mod:`mvitx.datasets.class_maps`): relabels the mapped images
+            into that source and drops the others. The map's ``src_name``
+            must equal the class names given in ``classes``. Defaults to
+            None (labels are the image class ids).
         **kwargs: :class:`BaseActionDataset` and mmengine ``BaseDataset``
             arguments.
 
     Raises:
         ValueError: A malformed list or class file, an unknown class, a
-            label out of range (naming ``file:line``), or a folder count
-            other than the number of classes.
+            label out of range (naming ``file:line``), a folder count
+            other than the number of classes, or with ``class_map`` a map
+            that does not fit the classes (naming its ``file:line``), an
+            unlabelled split or no mapped image.
         FileNotFoundError: A missing data root, image folder, list or class
             file.
 
@@ -65,7 +84,9 @@ class ImageDataset(BaseActionDataset):
                  data_prefix: Optional[dict] = None,
                  classes: Union[str, Sequence[str], None] = None,
                  num_classes: Optional[int] = None,
+                 class_map: Optional[str] = None,
                  **kwargs):
+        self.class_map = class_map
         super().__init__(
             ann_file=ann_file,
             pipeline=pipeline,
@@ -103,4 +124,24 @@ class ImageDataset(BaseActionDataset):
         pairs = (
             self.read_list_file(prefix)
             if self.ann_file else self._scan_folders(prefix))
+        if self.class_map is not None:
+            pairs = self._relabel(pairs)
         return [self.make_info('img_path', p, label) for p, label in pairs]
+
+    def _relabel(self, pairs: List[tuple]) -> List[tuple]:
+        """The images of mapped classes with their video class ids."""
+        mapping = read_class_map(self.class_map)
+        mapping.check(
+            num_src=self.class_count(),
+            src_classes=None
+            if self._classes is None else self.metainfo['classes'])
+        if any(label < 0 for _, label in pairs):
+            raise ValueError(f'{self.ann_file}: class_map needs labelled '
+                             'images')
+        pairs = [(path, mapping.src_to_dst[label]) for path, label in pairs
+                 if label in mapping.src_to_dst]
+        if not pairs:
+            raise ValueError(f'{mapping.path}: none of the images of '
+                             f'{self.data_prefix.get("img_path")} is of a '
+                             'mapped class')
+        return pairs

@@ -1,13 +1,14 @@
 """What recognizers and detectors share: a backbone, an optional neck and
 one way of running them on a batch."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.model import BaseModel
 
-from mvitx.registry import MODELS
+from mvitx.registry import MODELS, WEIGHT_INITIALIZERS
 from mvitx.structures import ActionDataSample
 from .necks.base_neck import ModulationOutput
+from .weight_init import PretrainedParts
 
 
 class BaseActionModel(BaseModel):
@@ -27,25 +28,51 @@ class BaseActionModel(BaseModel):
     batch is kept on the model, so an output depends only on the call's
     inputs.
 
+    Weight transfer between models (e.g. a Kinetics top-down recognizer's
+    backbone and neck into an AVA detector): ``init_cfg=dict(
+    type='PretrainedParts', checkpoint=..., parts=('backbone', 'neck'))``
+    (:class:`~mvitx.models.weight_init.PretrainedParts`) loads after every
+    module's own initialisation, so the loaded weights are final.
+
     Args:
         backbone (dict): Backbone config, e.g. ``dict(type='MViT')``.
         neck (dict, optional): Neck config. Defaults to None.
         data_preprocessor (dict, optional): Preprocessor config. Defaults
             to None (mmengine's ``BaseDataPreprocessor``).
-        init_cfg (dict, optional): mmengine init config. Defaults to None.
+        init_cfg (dict | list[dict], optional): mmengine init configs,
+            ``PretrainedParts`` among them. Defaults to None.
     """
 
     def __init__(self,
                  backbone: dict,
                  neck: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        init_cfgs = list(init_cfg or [])
+        if isinstance(init_cfg, dict):
+            init_cfgs = [init_cfg]
+        # mmengine runs a model's own init_cfg before its children's
+        # init_weights (only 'Pretrained' after), which would overwrite the
+        # parts loaded; these run last, in init_weights.
+        parts_cfgs = [
+            c for c in init_cfgs
+            if c.get('type') in ('PretrainedParts', PretrainedParts)
+        ]
         super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            data_preprocessor=data_preprocessor,
+            init_cfg=[c for c in init_cfgs if c not in parts_cfgs] or None)
+        self.parts_cfgs = parts_cfgs
         self.backbone = MODELS.build(backbone)
         self.neck = None if neck is None else MODELS.build(neck)
         if self.neck is not None:
             self.neck.check_backbone(self.backbone)
+
+    def init_weights(self) -> None:
+        """mmengine's initialisation (every module's own, the ``init_cfg``
+        entries), then the ``PretrainedParts`` loads."""
+        super().init_weights()
+        for cfg in self.parts_cfgs:
+            WEIGHT_INITIALIZERS.build(cfg)(self)
 
     def extract_feat(
         self,

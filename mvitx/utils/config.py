@@ -1,9 +1,12 @@
-"""What ``tools/train.py`` and ``tools/test.py`` write into a config from
-their command line: checked ``--cfg-options``, the work dir, outputs placed
+"""Reading a config and what ``tools/train.py`` and ``tools/test.py`` write
+into it from their command line: variables resolved after the merge
+(``load_config``), checked ``--cfg-options``, the work dir, outputs placed
 under it, and the checkpoint an automatic ``--resume`` continues from."""
+import copy
 import difflib
 import inspect
 import os.path as osp
+import re
 from typing import Optional
 
 from mmengine.config import Config
@@ -22,6 +25,94 @@ RUNNER_KEYS = frozenset([
 
 #: The evaluator entries whose relative ``out_file`` goes under the work dir.
 EVALUATOR_KEYS = ('val_evaluator', 'test_evaluator')
+
+#: A config value that stands for the top-level variable ``name``:
+#: ``'${name}'``, the whole string (mmengine reads ``{{_base_.name}}`` at
+#: parse time; this one is resolved after the merge).
+PLACEHOLDER = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
+
+
+def load_config(config_file: str,
+                cfg_options: Optional[dict] = None) -> Config:
+    """Reads a config, merges ``cfg_options`` and resolves its variables.
+
+    mmengine evaluates a base file before a derived file is read, so a
+    derived ``clip_len = 32`` would not reach the pipelines the base built
+    with its own ``clip_len``. A config therefore writes a value that
+    follows a top-level variable as the placeholder ``'${clip_len}'``; it is
+    replaced by the variable's value once the config, its bases and
+    ``cfg_options`` (checked as in :func:`merge_cli_options`) are merged.
+    A derived config or ``--cfg-options clip_len=32`` then changes every use
+    in one place. A variable's value may hold placeholders too.
+
+    Args:
+        config_file (str): The config's path.
+        cfg_options (dict, optional): ``--cfg-options`` as parsed by
+            mmengine's ``DictAction`` (dotted keys). Defaults to None.
+
+    Returns:
+        Config: The config with no placeholder left.
+
+    Raises:
+        KeyError: A top-level key of ``cfg_options`` is unknown, or a
+            placeholder names a variable the config does not define; the
+            message names the config file, where the placeholder stands and
+            the closest variable.
+        ValueError: A placeholder is part of a longer string, or variables
+            refer to each other in a cycle.
+        TypeError: See :func:`merge_cli_options`.
+
+    Examples:
+        >>> # base.py:    clip_len = 16
+        >>> #             pipeline = [dict(type='SampleFrames',
+        >>> #                              clip_len='${clip_len}')]
+        >>> # derived.py: _base_ = ['./base.py']; clip_len = 32
+        >>> load_config('derived.py').pipeline[0].clip_len
+        32
+    """
+    cfg = Config.fromfile(config_file)
+    _merge_checked(cfg, config_file, cfg_options)
+    resolved = {}
+    for key in list(cfg.keys()):
+        cfg[key] = _resolve(cfg, config_file, cfg[key], key, resolved, (key, ))
+    return cfg
+
+
+def _resolve(cfg: Config, config_file: str, node, where: str, resolved: dict,
+             stack: tuple):
+    """``node`` with every placeholder replaced; ``where`` is its dotted
+    key, ``resolved`` caches variables, ``stack`` holds the variables being
+    resolved (a cycle check)."""
+    if isinstance(node, dict):
+        return type(node)({
+            k:
+            _resolve(cfg, config_file, v, f'{where}.{k}', resolved, stack)
+            for k, v in node.items()
+        })
+    if isinstance(node, (list, tuple)):
+        return type(node)(
+            _resolve(cfg, config_file, v, f'{where}.{i}', resolved, stack)
+            for i, v in enumerate(node))
+    if not isinstance(node, str) or '${' not in node:
+        return node
+    match = PLACEHOLDER.fullmatch(node)
+    if match is None:
+        raise ValueError(f'{config_file}:{where}: {node!r} is not a '
+                         "placeholder; write '${name}' as the whole value")
+    name = match.group(1)
+    if name in stack:
+        cycle = ' -> '.join((*stack, name))
+        raise ValueError(f'{config_file}:{where}: variables refer to each '
+                         f'other in a cycle: {cycle}')
+    if name not in resolved:
+        if name not in cfg:
+            close = difflib.get_close_matches(name, list(cfg.keys()), n=1)
+            hint = f'; did you mean {close[0]!r}?' if close else ''
+            raise KeyError(f'{config_file}:{where}: {node!r} names no '
+                           f'top-level variable of the config{hint}')
+        resolved[name] = _resolve(cfg, config_file, cfg[name], name, resolved,
+                                  (*stack, name))
+    return copy.deepcopy(resolved[name])
 
 
 def merge_cli_options(cfg: Config,
@@ -57,10 +148,7 @@ def merge_cli_options(cfg: Config,
             not one; the message names the config file, the key, the
             config's value and the given one.
     """
-    cfg_options = cfg_options or {}
-    for key, value in cfg_options.items():
-        _check_option(cfg, config_file, key, value)
-    cfg.merge_from_dict(cfg_options)
+    _merge_checked(cfg, config_file, cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -79,6 +167,15 @@ def merge_cli_options(cfg: Config,
                 metric['out_file'] = osp.abspath(
                     osp.join(cfg.work_dir, out_file))
     return cfg
+
+
+def _merge_checked(cfg: Config, config_file: str,
+                   cfg_options: Optional[dict]) -> None:
+    """Merges ``cfg_options`` into ``cfg`` after checking each key."""
+    cfg_options = cfg_options or {}
+    for key, value in cfg_options.items():
+        _check_option(cfg, config_file, key, value)
+    cfg.merge_from_dict(cfg_options)
 
 
 def _default_out_file(metric: dict) -> Optional[str]:

@@ -7,13 +7,12 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from mmengine.config import Config
 
 from mvitx.apis import (EXPORT_FORMATS, ExportableRecognizer,
                         export_recognizer, inference_recognizer, init_model,
                         max_abs_difference, run_exported)
 from mvitx.registry import MODELS
-from mvitx.utils import register_all_modules
+from mvitx.utils import load_config, register_all_modules
 from tests.helpers import ROOT, load_tool
 
 #: Per arch: a config of it and the head exported.
@@ -35,7 +34,7 @@ def random_checkpoint(config, path):
     """Saves freshly initialised weights of the model of ``config``."""
     register_all_modules()
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(config).model)
+    model = MODELS.build(load_config(config).model)
     model.init_weights()
     torch.save(dict(meta=dict(), state_dict=model.state_dict()), path)
     return str(path)
@@ -120,7 +119,7 @@ def test_heads_and_necks_are_checked(models):
         ExportableRecognizer(models['xs'], 'k400')
     register_all_modules()
     topdown = MODELS.build(
-        Config.fromfile(
+        load_config(
             osp.join(ROOT, 'configs', 'topdown',
                      'mvit_xs_demo_topdown.py')).model)
     with pytest.raises(ValueError, match='without a neck'):

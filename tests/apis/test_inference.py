@@ -8,13 +8,13 @@ import decord
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from mvitx.apis import inference_recognizer, init_model, topk_lines
 from mvitx.datasets.base_dataset import read_names_file
+from mvitx.datasets.demo import make_demo_data
 from mvitx.datasets.transforms.loading import read_image
-from mvitx.utils import load_checkpoint_file
+from mvitx.utils import load_checkpoint_file, load_config
 from tests.helpers import ROOT, run_script
 
 CONFIG = osp.join(ROOT, 'configs', 'cotrain', 'mvit_xs_demo.py')
@@ -43,14 +43,7 @@ def demo_run(tmp_path_factory):
     steps by ``tools/train.py``."""
     tmp = tmp_path_factory.mktemp('demo_run')
     data, work = tmp / 'data', tmp / 'work'
-    run_script(
-        'tools/data/make_demo_data.py',
-        '--out',
-        data,
-        '--scale',
-        'tiny',
-        cwd=tmp,
-        check=True)
+    make_demo_data(str(data), scale='tiny')
     run_script(
         'tools/train.py',
         CONFIG,
@@ -163,7 +156,7 @@ def test_class_names_from_the_config_or_ids(model, demo_run, tmp_path):
         load_checkpoint_file(str(demo_run.checkpoint))['state_dict'], bare)
 
     def config(data):
-        cfg = Config.fromfile(CONFIG)
+        cfg = load_config(CONFIG)
         for source, folder in DATA_DIRS.items():
             cfg.test_dataloader.dataset.datasets[source].data_root = str(
                 data / folder)

@@ -6,10 +6,11 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
+from mvitx.apis.detector import class_key
 from mvitx.apis.priors import (HELD_OBJECT_CLASSES, PriorExtractor,
-                               boxes_from_keypoints, class_key,
-                               layout_of_pose_lifter, layout_of_pose_model,
-                               link_objects, stack_frame_priors, track_persons)
+                               boxes_from_keypoints, layout_of_pose_lifter,
+                               layout_of_pose_model, link_objects,
+                               stack_frame_priors, track_persons)
 from mvitx.datasets.prior_store import load_priors, save_priors
 from mvitx.structures import FACE, HAND, OBJECT, PERSON
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from mvitx.apis.temporal_sensitivity import permuted_test_config
+from mvitx.datasets.demo import make_demo_data
 from mvitx.datasets.transforms import PermuteFrames
-from tests.helpers import ROOT, load_tool
+from tests.helpers import ROOT
 
 CONFIG = """
 _base_ = ['{root}/configs/_base_/default_runtime.py']
@@ -117,9 +118,8 @@ def test_probe_goes_after_decoding_of_every_video_pipeline():
 
 @pytest.fixture(scope='module')
 def demo_kinetics(tmp_path_factory):
-    demo = load_tool('tools/data/make_demo_data.py')
     root = tmp_path_factory.mktemp('demo')
-    demo.make_demo_data(str(root), seed=0, scale='tiny')
+    make_demo_data(str(root), seed=0, scale='tiny')
     return str(root / 'kinetics')
 
 

@@ -8,16 +8,19 @@ import cv2
 import decord
 import numpy as np
 import pytest
-from mmengine.config import Config
 from mmengine.dataset import ConcatDataset
 from mmengine.logging import MMLogger
 
 from mvitx.datasets import AVADataset
+from mvitx.datasets.demo import SCALES
+from mvitx.datasets.demo.ava import (AVA_FPS, AVA_KINETICS_CLIPS,
+                                     AVA_KINETICS_KEYFRAME, make_ava,
+                                     make_ava_kinetics)
 from mvitx.datasets.transforms import (BrokenInputError, LoadAVAClip,
                                        PackActionInputs)
 from mvitx.registry import DATASETS
-from mvitx.utils import register_all_modules
-from tests.helpers import ROOT, load_tool
+from mvitx.utils import load_config, register_all_modules
+from tests.helpers import ROOT
 
 LABELS = ('item {\n  name: "stand"\n  id: 1\n}\n'
           'item {\n  name: "sit"\n  id: 2\n}\n'
@@ -408,11 +411,10 @@ def test_demo_ava_kinetics_part_with_the_recipe_structure(tmp_path):
     in the ConcatDataset of configs/ava/mvit_s_k400_avakinetics.py (paths
     and frame rate of the demo)."""
     register_all_modules()
-    demo = load_tool('tools/data/make_demo_data.py')
     root = str(tmp_path / 'ava')
-    demo.make_ava(root, 0, demo.SCALES['tiny'])
-    demo.make_ava_kinetics(root, 0)
-    cfg = Config.fromfile(
+    make_ava(root, 0, SCALES['tiny'])
+    make_ava_kinetics(root, 0)
+    cfg = load_config(
         osp.join(ROOT, 'configs', 'ava', 'mvit_s_k400_avakinetics.py'))
     ava, kinetics = cfg.train_dataloader.dataset.datasets
     common = dict(
@@ -425,7 +427,7 @@ def test_demo_ava_kinetics_part_with_the_recipe_structure(tmp_path):
         ann_file='annotations/ava_train_demo.csv',
         exclude_file=None,
         proposal_file='annotations/ava_dense_proposals_train_demo.pkl',
-        fps=demo.AVA_FPS,
+        fps=AVA_FPS,
         timestamp_start=0)
     # Assigned, not merged: the recipe reads AVA frames.
     ava.data_prefix = dict(video='videos')
@@ -437,12 +439,12 @@ def test_demo_ava_kinetics_part_with_the_recipe_structure(tmp_path):
     assert isinstance(mixed, ConcatDataset)
     movies = mixed.datasets[0]
     # One training keyframe per clip with actors (the last has none).
-    assert len(mixed) == len(movies) + demo.AVA_KINETICS_CLIPS['train'] - 1
+    assert len(mixed) == len(movies) + AVA_KINETICS_CLIPS['train'] - 1
     for index in range(len(movies), len(mixed)):
         sample = mixed[index]
         assert sample['filename'].startswith(
             osp.join(root, 'kinetics', 'videos', 'train'))
-        assert sample['keyframe_ind'] == demo.AVA_KINETICS_KEYFRAME * 10
+        assert sample['keyframe_ind'] == AVA_KINETICS_KEYFRAME * 10
         assert sample['imgs'].shape == (4, 64, 96, 3)
         assert len(sample['gt_bboxes']) >= 1
         assert sample['timestamp'] % 1 > 0  # not whole seconds
@@ -454,5 +456,5 @@ def test_demo_ava_kinetics_part_with_the_recipe_structure(tmp_path):
         'kinetics_dense_proposals_val_demo.pkl',
         test_mode=True)
     val = DATASETS.build(kinetics)
-    assert len(val) == demo.AVA_KINETICS_CLIPS['val']
+    assert len(val) == AVA_KINETICS_CLIPS['val']
     assert len(val.get_data_info(len(val) - 1)['gt_bboxes_norm']) == 0

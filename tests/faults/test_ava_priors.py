@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
+from mvitx.datasets.demo import SCALES, make_ava
 from mvitx.datasets.prior_store import PriorFileError
 from mvitx.registry import DATASETS, MODELS
-from mvitx.utils import PickleSafetyError, register_all_modules
+from mvitx.utils import PickleSafetyError, load_config, register_all_modules
 from tests.helpers import ROOT, load_tool
 
 CONFIG = osp.join(ROOT, 'configs', 'ava', 'mvit_xs_demo_ava.py')
@@ -31,8 +31,7 @@ KEYFRAME_JPEG = 'img_00011.jpg'
 def demo_ava(tmp_path_factory):
     """The tiny demo AVA set, written once for this module."""
     root = tmp_path_factory.mktemp('demo') / 'ava'
-    demo = load_tool('tools/data/make_demo_data.py')
-    demo.make_ava(str(root), 0, demo.SCALES['tiny'])
+    make_ava(str(root), 0, SCALES['tiny'])
     return root
 
 
@@ -45,7 +44,7 @@ def ava(demo_ava, tmp_path):
 def build_dataset(data, split='test', config=CONFIG):
     """The ``split`` dataset of ``config`` on the demo set ``data``."""
     register_all_modules()
-    cfg = Config.fromfile(config)[f'{split}_dataloader'].dataset
+    cfg = load_config(config)[f'{split}_dataloader'].dataset
     cfg.data_root = str(data)
     return DATASETS.build(cfg)
 
@@ -110,7 +109,7 @@ def test_i02_crafted_proposal_pickle_is_refused(ava, tmp_path, entry):
     proposals = ava / VAL_PROPOSALS
     proposals.write_bytes(pickle.dumps({'val00,0001': _TouchMarker(marker)}))
     register_all_modules()
-    model = MODELS.build(Config.fromfile(CONFIG).model)
+    model = MODELS.build(load_config(CONFIG).model)
     checkpoint = tmp_path / 'model.pth'
     torch.save({'state_dict': model.state_dict()}, checkpoint)
     if entry == 'tools/test.py':

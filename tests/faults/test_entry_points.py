@@ -14,13 +14,13 @@ import sys
 import mmengine
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from mvitx.datasets.demo import SCALES, make_ava, make_kinetics
 from mvitx.datasets.prior_store import save_priors
 from mvitx.models.backbones import MViT
 from mvitx.registry import HOOKS, MODELS
-from mvitx.utils import (CheckpointError, load_checkpoint_file,
+from mvitx.utils import (CheckpointError, load_checkpoint_file, load_config,
                          register_all_modules)
 from tests.datasets.test_prior_store import make_fields
 from tests.helpers import ROOT, dist_test, dist_train, load_tool, run_script
@@ -72,7 +72,7 @@ def random_checkpoint(config, path):
     """Saves the initial weights of the model of ``config`` to ``path``."""
     register_all_modules()
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(config).model)
+    model = MODELS.build(load_config(config).model)
     torch.save(dict(meta=dict(), state_dict=model.state_dict()), path)
     return path
 
@@ -91,8 +91,7 @@ def kinetics(tmp_path_factory):
     file of 7 of them, ``val7_list.txt``: 7 divides into neither two ranks
     nor batches of two."""
     root = tmp_path_factory.mktemp('kinetics')
-    load_tool('tools/data/make_demo_data.py').make_kinetics(
-        str(root), 0, dict(train_videos=0, val_videos=1), 64, 16)
+    make_kinetics(str(root), 0, dict(train_videos=0, val_videos=1), 64, 16)
     lines = (root / 'val_list.txt').read_text().splitlines(keepends=True)
     (root / 'val7_list.txt').write_text(''.join(lines[:7]))
     return root
@@ -184,8 +183,7 @@ def test_i10_ava_detections_go_to_the_test_work_dir(tmp_path):
     the training run's file is untouched.
     """
     data = tmp_path / 'ava'
-    demo = load_tool('tools/data/make_demo_data.py')
-    demo.make_ava(str(data), 0, demo.SCALES['tiny'])
+    make_ava(str(data), 0, SCALES['tiny'])
     ann = data / 'annotations'
     checkpoint = random_checkpoint(AVA_CONFIG, tmp_path / 'ava.pth')
     trained = tmp_path / 'work_dirs' / 'mvit_xs_demo_ava'

@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from mvitx.datasets import ImageDataset, VideoDataset
 from mvitx.datasets.transforms import BrokenInputError
 from mvitx.registry import MODELS
-from mvitx.utils import register_all_modules
+from mvitx.utils import load_config, register_all_modules
 from tests.datasets.conftest import write_jpeg, write_video
 from tests.helpers import ROOT, dist_train
 from tests.test_configs import CONFIGS, _datasets
@@ -148,7 +147,7 @@ def test_i03_kinetics_csv_with_bom_reads_labels(tmp_path):
             pipeline=VIDEO_PIPELINE))
     # Zero weights and a bias towards class 1 ('swim'): every prediction
     # is 'swim', so top-1 is 100 exactly when the labels are read.
-    model = MODELS.build(Config.fromfile(str(config)).model)
+    model = MODELS.build(load_config(str(config)).model)
     state = model.state_dict()
     state['heads.k.fc.weight'].zero_()
     state['heads.k.fc.bias'].copy_(torch.tensor([0., 5.]))
@@ -332,7 +331,7 @@ def test_i04_shipped_configs_check_labels_with_one_class_list():
     checked = 0
     plugins = glob.glob(osp.join(ROOT, 'projects', '*', 'configs', '*.py'))
     for path in CONFIGS + plugins:
-        cfg = Config.fromfile(path)
+        cfg = load_config(path)
         lists = {}
         for split in ('train', 'val', 'test'):
             for ds in _datasets(cfg.get(f'{split}_dataloader')):

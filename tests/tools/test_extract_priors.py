@@ -12,6 +12,7 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
+from mvitx.datasets.demo import make_kinetics
 from mvitx.datasets.prior_store import BOX_TYPES, FORMAT_VERSION, load_priors
 from mvitx.structures import FACE, HAND, OBJECT, PERSON
 from tests.apis.test_prior_extractor import DET_COCO, LIFTER, make_classes_fire
@@ -44,8 +45,7 @@ def videos(tmp_path):
     """Four of the demo generator's Kinetics videos (8 frames at 8 fps) in
     the official CSV form, plus a corrupt video listed in it."""
     root = tmp_path / 'kinetics'
-    load_tool('tools/data/make_demo_data.py').make_kinetics(
-        str(root), 0, dict(train_videos=1, val_videos=0), 64, 8)
+    make_kinetics(str(root), 0, dict(train_videos=1, val_videos=0), 64, 8)
     (root / 'videos_train' / 'corrupt_000000_000002.mp4').write_bytes(
         b'\x00\x00\x00\x18ftypmp42' * 40)
     # four of them (to keep the test fast) and the corrupt one

@@ -4,11 +4,10 @@ judge: every Python warning and every WARNING log line must be on the
 allow-list below, each with the reason it is there."""
 import logging
 import re
-import subprocess
-import sys
 
 from mmengine.logging import MMLogger
 
+from mvitx.datasets.demo import make_demo_data
 from mvitx.utils.setup_env import quiet_library_logs
 from tests.helpers import ROOT, dist_train
 
@@ -59,12 +58,7 @@ def test_quiet_library_logs(capsys):
 
 def test_demo_logs_no_warnings(tmp_path):
     data = tmp_path / 'data'
-    subprocess.run([
-        sys.executable, f'{ROOT}/tools/data/make_demo_data.py', '--out',
-        str(data), '--scale', 'tiny'
-    ],
-                   check=True,
-                   capture_output=True)
+    make_demo_data(str(data), scale='tiny')
     roots = [
         f'{split}_dataloader.dataset.datasets.demo_{kind}.data_root='
         f'{data}/{folder}' for split in ('train', 'val')

@@ -3,8 +3,8 @@ import os.path as osp
 import sys
 
 import pytest
-from mmengine.config import Config
 
+from mvitx.utils import load_config
 from tests.helpers import ROOT, load_tool
 
 CONFIG = osp.join(ROOT, 'configs', 'cotrain', 'mvit_xs_demo.py')
@@ -14,7 +14,7 @@ def _merged(monkeypatch, *argv, config=CONFIG):
     tool = load_tool('tools/train.py')
     monkeypatch.setattr(sys, 'argv', ['train.py', config, *argv])
     args = tool.parse_args()
-    return tool.merge_args(Config.fromfile(config), args)
+    return tool.merge_args(load_config(config, args.cfg_options), args)
 
 
 def test_defaults_name_the_work_dir_after_the_config(monkeypatch):

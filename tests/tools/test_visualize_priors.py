@@ -2,6 +2,7 @@ import cv2
 import decord
 import numpy as np
 
+from mvitx.datasets.demo import make_kinetics
 from mvitx.datasets.prior_store import (BOX_TYPES, align_priors, load_priors,
                                         save_priors)
 from mvitx.visualization import draw_priors
@@ -21,8 +22,7 @@ def border_fraction(image, box, color):
 
 def test_grid_and_video_of_demo_priors(tmp_path, capsys):
     root = tmp_path / 'kinetics'
-    load_tool('tools/data/make_demo_data.py').make_kinetics(
-        str(root), 0, dict(train_videos=1, val_videos=0), 64, 12)
+    make_kinetics(str(root), 0, dict(train_videos=1, val_videos=0), 64, 12)
     stem = sorted(p.stem for p in (root / 'videos_train').iterdir())[0]
     video = str(root / 'videos_train' / f'{stem}.mp4')
     prior_file = str(root / 'priors' / f'{stem}.npz')

@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mvitx.utils import find_resume_checkpoint, merge_cli_options
+from mvitx.utils import find_resume_checkpoint, load_config, merge_cli_options
 from tests.helpers import ROOT
 
 CONFIG = osp.join(ROOT, 'configs', 'ava', 'mvit_xs_demo_ava.py')
@@ -13,7 +13,7 @@ CONFIG = osp.join(ROOT, 'configs', 'ava', 'mvit_xs_demo_ava.py')
 
 def test_options_merge_after_their_checks():
     cfg = merge_cli_options(
-        Config.fromfile(CONFIG), CONFIG, '/runs/a', {
+        load_config(CONFIG), CONFIG, '/runs/a', {
             'train_cfg.max_iters': 7,
             'optim_wrapper.optimizer.lr': 1,
             'optim_wrapper.clip_grad': None,
@@ -40,13 +40,12 @@ def test_unknown_top_level_key_names_the_closest(key, close):
             KeyError,
             match=f"{CONFIG}:{key.split('.')[0]}: .*"
             f"did you mean '{close}'"):
-        merge_cli_options(Config.fromfile(CONFIG), CONFIG, None, {key: 1})
+        merge_cli_options(load_config(CONFIG), CONFIG, None, {key: 1})
 
 
 def test_unknown_key_without_a_close_one_lists_the_known():
     with pytest.raises(KeyError, match='known keys: .*train_cfg'):
-        merge_cli_options(
-            Config.fromfile(CONFIG), CONFIG, None, {'xyzzy_quux': 1})
+        merge_cli_options(load_config(CONFIG), CONFIG, None, {'xyzzy_quux': 1})
 
 
 @pytest.mark.parametrize('key,value,old', [
@@ -57,7 +56,7 @@ def test_unknown_key_without_a_close_one_lists_the_known():
     ('param_scheduler.0.end', 'x', '15 (int)'),
 ])
 def test_wrong_type_for_a_number_or_bool_names_the_key(key, value, old):
-    cfg = Config.fromfile(CONFIG)
+    cfg = load_config(CONFIG)
     with pytest.raises(TypeError) as err:
         merge_cli_options(cfg, CONFIG, None, {
             'train_cfg.val_interval': 5,
@@ -72,13 +71,13 @@ def test_wrong_type_for_a_number_or_bool_names_the_key(key, value, old):
 
 def test_work_dir_and_relative_out_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cfg = merge_cli_options(Config.fromfile(CONFIG), CONFIG, 'runs/x')
+    cfg = merge_cli_options(load_config(CONFIG), CONFIG, 'runs/x')
     assert cfg.work_dir == 'runs/x'
     for name in ('val_evaluator', 'test_evaluator'):
         assert cfg[name].out_file == str(tmp_path / 'runs' / 'x' /
                                          'ava_detections.csv')
     # without --work-dir: the config's, else one named after the config
-    cfg = merge_cli_options(Config.fromfile(CONFIG), CONFIG)
+    cfg = merge_cli_options(load_config(CONFIG), CONFIG)
     assert cfg.work_dir == 'work_dirs/mvit_xs_demo_ava'
     assert cfg.val_evaluator.out_file == str(
         tmp_path / 'work_dirs' / 'mvit_xs_demo_ava' / 'ava_detections.csv')

@@ -7,9 +7,13 @@ process (CUDA: ``max_memory_allocated``; CPU: peak resident set size of the
 process, which includes the Python/torch baseline). On CUDA the models run
 under bf16 autocast.
 
+With ``--compile`` both models run through ``torch.compile`` (inductor;
+on CPU it needs a C++ compiler); the warm-up steps include the compilation.
+
 Examples:
     python tools/analysis/benchmark_backbone.py --device cpu --frames 8 \\
         --size 112 --batch 2
+    python tools/analysis/benchmark_backbone.py --compile  # CUDA, compiled
     python tools/analysis/benchmark_backbone.py  # CUDA, 16x224x224, batch 8
 """
 import argparse
@@ -20,6 +24,7 @@ import resource
 import tempfile
 import time
 from contextlib import nullcontext
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -45,45 +50,76 @@ class MViTClassifier(nn.Module):
         return self.fc(self.backbone(x)[-1][1])
 
 
-def build(impl: str, args) -> nn.Module:
-    """``impl``'s model with the torchvision weights in ``args.weights``
-    (converted for mvitx)."""
-    size = (args.frames, args.size, args.size)
+def build(impl: str,
+          weights: str,
+          input_size: Tuple[int, int, int],
+          with_cp: bool = False) -> nn.Module:
+    """``impl``'s MViTv2-S classifier (``'torchvision'`` or ``'mvitx'``)
+    with torchvision's weights from the file ``weights`` (converted for
+    mvitx), sized for ``input_size`` ``(T, H, W)``; ``with_cp`` turns on
+    gradient checkpointing in mvitx."""
     state = torch.load(
-        args.weights, map_location='cpu', mmap=True, weights_only=True)
+        weights, map_location='cpu', mmap=True, weights_only=True)
     if impl == 'torchvision':
         model = build_torchvision_mvit(
-            'mvit_v2_s', size, stochastic_depth_prob=0.0)
+            'mvit_v2_s', input_size, stochastic_depth_prob=0.0)
         model.load_state_dict(state)
         return model
     backbone, head = convert_torchvision(state)
-    model = MViT(arch='small', input_size=size, with_cp=args.with_cp)
+    model = MViT(arch='small', input_size=input_size, with_cp=with_cp)
     model.load_state_dict(backbone)
     fc = nn.Linear(*head['fc.weight'].shape[::-1])
     fc.load_state_dict({k[3:]: v for k, v in head.items()})
     return MViTClassifier(model, fc)
 
 
+def save_weights(path: str, input_size: Tuple[int, int, int]) -> None:
+    """Writes random torchvision ``mvit_v2_s`` weights (seed 0) for
+    ``input_size`` to ``path``, the weights both implementations load."""
+    torch.manual_seed(0)
+    torch.save(
+        build_torchvision_mvit('mvit_v2_s', input_size).state_dict(), path)
+
+
 class Runner:
     """One model's train step (forward, cross-entropy, backward, SGD) or
-    inference forward on the benchmark input."""
+    inference forward on a fixed random input; on CUDA under bf16
+    autocast.
 
-    def __init__(self, impl: str, mode: str, args):
-        self.device = torch.device(args.device)
+    Args:
+        impl (str): ``'torchvision'`` or ``'mvitx'``.
+        mode (str): ``'train'`` or ``'infer'``.
+        weights (str): torchvision ``mvit_v2_s`` weights file.
+        device (str): ``'cpu'`` or ``'cuda'``.
+        batch (int): Clips per step.
+        input_size (tuple[int, int, int]): ``(T, H, W)`` of a clip.
+        with_cp (bool): Gradient checkpointing in mvitx. Defaults to False.
+        compile (dict, optional): ``torch.compile`` keyword arguments
+            (``{}`` for its defaults: the inductor backend); None runs the
+            model eagerly. Defaults to None.
+    """
+
+    def __init__(self,
+                 impl: str,
+                 mode: str,
+                 weights: str,
+                 device: str,
+                 batch: int,
+                 input_size: Tuple[int, int, int],
+                 with_cp: bool = False,
+                 compile: Optional[dict] = None):
+        self.device = torch.device(device)
         self.mode = mode
-        self.model = build(impl, args).to(self.device)
-        self.model.train(mode == 'train')
+        model = build(impl, weights, input_size, with_cp).to(self.device)
+        model.train(mode == 'train')
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+        self.model = model if compile is None else torch.compile(
+            model, **compile)
         generator = torch.Generator().manual_seed(1)
         self.x = torch.randn(
-            args.batch,
-            3,
-            args.frames,
-            args.size,
-            args.size,
-            generator=generator).to(self.device)
+            batch, 3, *input_size, generator=generator).to(self.device)
         self.target = torch.randint(
-            0, 400, (args.batch, ), generator=generator).to(self.device)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=1e-3)
+            0, 400, (batch, ), generator=generator).to(self.device)
 
     def autocast(self):
         if self.device.type == 'cuda':
@@ -105,6 +141,19 @@ class Runner:
             torch.cuda.synchronize()
 
 
+def make_runner(impl: str, mode: str, args) -> Runner:
+    """The :class:`Runner` of ``impl`` and ``mode`` the command line asks
+    for."""
+    return Runner(
+        impl,
+        mode,
+        args.weights,
+        args.device,
+        args.batch, (args.frames, args.size, args.size),
+        with_cp=args.with_cp,
+        compile={} if args.compile else None)
+
+
 def setup(args):
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -114,7 +163,7 @@ def throughput(mode: str, args) -> dict:
     """Clips/s of both implementations, timed step by step in turns so
     that a changing machine load hits both alike."""
     setup(args)
-    runners = {impl: Runner(impl, mode, args) for impl in IMPLS}
+    runners = {impl: make_runner(impl, mode, args) for impl in IMPLS}
     for runner in runners.values():
         for _ in range(args.warmup):
             runner.step()
@@ -131,7 +180,7 @@ def peak_memory(impl: str, mode: str, args) -> float:
     """Peak MiB of ``impl`` in a fresh process: CUDA allocated memory, or
     the process's peak resident set on CPU."""
     setup(args)
-    runner = Runner(impl, mode, args)
+    runner = make_runner(impl, mode, args)
     if runner.device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats()
     for _ in range(args.warmup + 1):
@@ -144,10 +193,11 @@ def peak_memory(impl: str, mode: str, args) -> float:
 def check_same_logits(args) -> float:
     """Max abs difference of the two models' logits on the benchmark
     input (fp32, eval)."""
-    x = torch.randn(1, 3, args.frames, args.size, args.size)
+    size = (args.frames, args.size, args.size)
+    x = torch.randn(1, 3, *size)
     with torch.no_grad():
-        ref = build('torchvision', args).eval()(x)
-        ours = build('mvitx', args).eval()(x)
+        ref = build('torchvision', args.weights, size).eval()(x)
+        ours = build('mvitx', args.weights, size).eval()(x)
     return (ref - ours).abs().max().item()
 
 
@@ -168,7 +218,16 @@ def parse_args(argv=None):
         '--with-cp',
         action='store_true',
         help='gradient checkpointing in mvitx')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='run both models through torch.compile (inductor); the '
+        'warm-up steps compile')
+    args = parser.parse_args(argv)
+    if args.compile and args.warmup < 1:
+        parser.error('--compile needs --warmup >= 1 (the first step '
+                     'compiles and is not timed)')
+    return args
 
 
 def format_table(rows, logit_diff, args) -> str:
@@ -176,7 +235,8 @@ def format_table(rows, logit_diff, args) -> str:
     lines = [
         f'device={args.device} input={args.batch}x3x{args.frames}x'
         f'{args.size}x{args.size} iters={args.iters} '
-        f'(bf16 autocast: {args.device.startswith("cuda")}); '
+        f'(bf16 autocast: {args.device.startswith("cuda")}, '
+        f'torch.compile: {args.compile}); '
         f'max |logit diff| fp32 = {logit_diff:.2e}',
         '| mode | torchvision clips/s | mvitx clips/s | speed-up | '
         'torchvision peak MiB | mvitx peak MiB | memory ratio |',
@@ -184,7 +244,8 @@ def format_table(rows, logit_diff, args) -> str:
     ]
     for mode in MODES:
         tv, ours = by_key[('torchvision', mode)], by_key[('mvitx', mode)]
-        lines.append(f'| {mode} | {tv["clips_per_s"]:.2f} | '
+        label = f'{mode} (compiled)' if args.compile else mode
+        lines.append(f'| {label} | {tv["clips_per_s"]:.2f} | '
                      f'{ours["clips_per_s"]:.2f} | '
                      f'{ours["clips_per_s"] / tv["clips_per_s"]:.2f}x | '
                      f'{tv["peak_mb"]:.0f} | {ours["peak_mb"]:.0f} | '
@@ -197,12 +258,8 @@ def main(argv=None):
     ctx = mp.get_context('spawn')
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        torch.manual_seed(0)
-        ref = build_torchvision_mvit('mvit_v2_s',
-                                     (args.frames, args.size, args.size))
         args.weights = os.path.join(tmp, 'mvit_v2_s.pth')
-        torch.save(ref.state_dict(), args.weights)
-        del ref
+        save_weights(args.weights, (args.frames, args.size, args.size))
         for mode in MODES:
             with ctx.Pool(1) as pool:
                 speed = pool.apply(throughput, (mode, args))

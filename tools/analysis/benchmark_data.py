@@ -183,15 +183,18 @@ def decoder_versions() -> str:
             f'(FFmpeg {system_ffmpeg})')
 
 
-def mvitx_pipeline(backend: str) -> Callable:
+def mvitx_pipeline(backend: str,
+                   clip_len: int = 16,
+                   size: int = 224) -> Callable:
     """mvitx's training pipeline, decoding with ``backend`` (``'Decord'``,
-    ``'PyAV'`` or ``'TorchCodec'``)."""
+    ``'PyAV'`` or ``'TorchCodec'``) ``clip_len`` frames at interval 4,
+    cropped to ``size`` x ``size``."""
     return Compose([
         dict(type=f'mvitx.{backend}Init'),
-        dict(type='mvitx.SampleFrames', clip_len=16, frame_interval=4),
+        dict(type='mvitx.SampleFrames', clip_len=clip_len, frame_interval=4),
         dict(type=f'mvitx.{backend}Decode'),
         dict(type='mvitx.RandomResizedCrop'),
-        dict(type='mvitx.Resize', scale=(224, 224)),
+        dict(type='mvitx.Resize', scale=(size, size)),
         dict(type='mvitx.Flip', flip_ratio=0.5),
         dict(type='mvitx.PackActionInputs'),
     ])

@@ -1,5 +1,7 @@
 """FLOPs and parameters of a config's backbone, with and without its
-top-down neck: ``python tools/analysis/get_flops.py CONFIG [--shape T H W]``.
+top-down neck: ``python tools/analysis/get_flops.py CONFIG [--shape T H W]
+[--cfg-options model.backbone.stage_q_strides=...]``, and the stride of the
+backbone's last output (what an AVA detector's RoI head pools at).
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode``
 (matrix multiplications, convolutions and attention; one multiply-add is
@@ -22,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mvitx.registry import MODELS
 from mvitx.structures import HAND, ActionDataSample
-from mvitx.utils import register_all_modules
+from mvitx.utils import load_config, register_all_modules
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -70,9 +72,11 @@ def num_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def measure(cfg: Config, shape: List[int]) -> List[Tuple[str, int, int]]:
+def measure(cfg: Config,
+            shape: List[int]) -> Tuple[List[Tuple[str, int, int]], tuple]:
     """``(name, params, flops)`` of the backbone, and of backbone + neck
-    when the config has a neck."""
+    when the config has a neck, and the ``(t, h, w)`` stride of the
+    backbone's last output."""
     if len(shape) not in (2, 3):
         raise ValueError(f'--shape takes T H W or H W, got {shape}')
     x = torch.randn(1, 3, *shape)
@@ -88,16 +92,14 @@ def measure(cfg: Config, shape: List[int]) -> List[Tuple[str, int, int]]:
             ('backbone + ' + cfg.model.neck.type,
              num_params(backbone) + num_params(neck),
              count_flops(functools.partial(backbone, context=context), x)))
-    return rows
+    return rows, tuple(backbone.out_strides[-1])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    rows = measure(cfg, args.shape)
+    cfg = load_config(args.config, args.cfg_options)
+    rows, out_stride = measure(cfg, args.shape)
     shape = 'x'.join(map(str, args.shape))
     print(f'{args.config}, input 1x3x{shape}')
     print(f'{"model":<32} {"params (M)":>11} {"GFLOPs":>9}')
@@ -107,6 +109,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         (_, p0, f0), (_, p1, f1) = rows
         print(f'overhead: params +{100 * (p1 - p0) / p0:.2f}%, '
               f'FLOPs +{100 * (f1 - f0) / f0:.2f}%')
+    print(f'output stride (t, h, w): {out_stride}')
 
 
 if __name__ == '__main__':

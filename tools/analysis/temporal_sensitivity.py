@@ -10,12 +10,12 @@ import argparse
 import json
 from typing import Optional, Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from mvitx.apis.temporal_sensitivity import (DEFAULT_MODES, format_sensitivity,
                                              temporal_sensitivity)
 from mvitx.datasets.transforms import PermuteFrames
-from mvitx.utils import merge_cli_options, register_all_modules
+from mvitx.utils import load_config, merge_cli_options, register_all_modules
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -44,8 +44,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = merge_cli_options(
-        Config.fromfile(args.config), args.config, args.work_dir,
-        args.cfg_options)
+        load_config(args.config, args.cfg_options), args.config, args.work_dir)
     results = temporal_sensitivity(cfg, args.checkpoint, args.modes, args.seed)
     print(format_sensitivity(results))
     if args.out:

@@ -30,7 +30,7 @@ from mvitx.datasets.transforms.loading import (BrokenInputError, DecordDecode,
                                                TorchCodecDecode,
                                                TorchCodecInit)
 from mvitx.registry import DATASETS
-from mvitx.utils import register_all_modules
+from mvitx.utils import load_config, register_all_modules
 
 BACKENDS = dict(
     decord=(DecordInit, DecordDecode),
@@ -90,7 +90,7 @@ def dataset_files(args: argparse.Namespace) -> List[str]:
     """The media paths of the dataset named by ``args.target``."""
     register_all_modules()
     if args.target.endswith('.py'):
-        cfg = Config.fromfile(args.target).get(f'{args.split}_dataloader')
+        cfg = load_config(args.target).get(f'{args.split}_dataloader')
         if cfg is None:
             raise SystemExit(f'{args.target} has no {args.split}_dataloader')
         dataset_cfgs = [

@@ -1,8 +1,15 @@
 # The built-in demo data (tools/data/make_demo_data.py --out data/demo,
 # docs/demo_data.md): 64 px shape images (source 'demo_img', 10 classes)
 # and 16-frame 64 px clips of those shapes moving (source 'demo_vid',
-# 10 classes: which shape slides, rises vs falls, hand opens vs closes...).
+# 10 classes: which shape slides, rises vs falls, hand opens vs closes...),
+# and the demo recipe: model parts, evaluator, schedule values. '${name}'
+# stands for the variable `name` (configs/_base_/schedules/adamw_cosine.py
+# says how it is resolved).
 demo_root = 'data/demo'
+clip_len, frame_interval = 8, 2
+# The generator's exact priors (priors/<video stem>.npz, 'demo' keypoints)
+# for top-down configs; without them LoadPriors gives empty priors.
+prior_prefix = None
 demo_img_train_pipeline = [
     dict(type='LoadImage'),
     dict(type='RandomResizedCrop', area_range=(0.5, 1.0)),
@@ -18,8 +25,13 @@ demo_img_val_pipeline = [
 # Horizontal flips keep every demo video label (no left/right classes).
 demo_vid_train_pipeline = [
     dict(type='PyAVInit'),
-    dict(type='SampleFrames', clip_len=8, frame_interval=2),
+    dict(
+        type='SampleFrames',
+        clip_len='${clip_len}',
+        frame_interval='${frame_interval}'),
     dict(type='PyAVDecode'),
+    # After decoding, so crops, resizes and flips move the priors.
+    dict(type='LoadPriors', keypoint_layout='demo', on_missing='raise'),
     dict(type='RandomResizedCrop', area_range=(0.5, 1.0)),
     dict(type='Resize', scale=(64, 64)),
     dict(type='Flip', flip_ratio=0.5),
@@ -30,11 +42,12 @@ demo_vid_val_pipeline = [
     dict(type='PyAVInit'),
     dict(
         type='SampleFrames',
-        clip_len=8,
-        frame_interval=2,
+        clip_len='${clip_len}',
+        frame_interval='${frame_interval}',
         num_clips=2,
         test_mode=True),
     dict(type='PyAVDecode'),
+    dict(type='LoadPriors', keypoint_layout='demo', on_missing='raise'),
     dict(type='Resize', scale=(64, 64)),
     dict(type='PackActionInputs'),
 ]
@@ -64,6 +77,7 @@ demo_vid_train = dict(
     data_root=demo_root + '/kinetics',
     data_prefix=dict(video='videos_train'),
     classes='classes.txt',
+    prior_prefix='${prior_prefix}',
     pipeline=demo_vid_train_pipeline)
 demo_vid_val = dict(
     type='VideoDataset',
@@ -72,6 +86,7 @@ demo_vid_val = dict(
     data_root=demo_root + '/kinetics',
     data_prefix=dict(video='videos_val'),
     classes='classes.txt',
+    prior_prefix='${prior_prefix}',
     pipeline=demo_vid_val_pipeline,
     test_mode=True)
 
@@ -81,13 +96,12 @@ demo_img_head = dict(type='ClsHead', num_classes=10, in_channels=64)
 demo_vid_head = dict(type='ClsHead', num_classes=10, in_channels=64)
 val_evaluator = dict(type='AccMetric', topk=(1, 5))
 test_evaluator = val_evaluator
-optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
-    clip_grad=dict(max_norm=1.0),
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=1.0))
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+# Schedule values (configs/_base_/schedules/adamw_cosine.py): 300 steps,
+# the single-source demos' (mvit_xs_demo.py sets its own length).
+lr, min_lr = 2e-3, 2e-5
+warmup_iters, warmup_ratio = 15, 1e-2
+max_iters, val_interval = 300, 100
+layer_decay_rate = 1.0
 # Training samples, per-class accuracy and confusion matrices in
 # TensorBoard (docs/visualization.md).
 custom_hooks = [dict(type='VisualizationHook')]

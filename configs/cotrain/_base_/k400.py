@@ -1,12 +1,26 @@
 # Kinetics-400 as the official CSVs and clips named
 # {youtube_id}_{start:06d}_{end:06d}.mp4: data/kinetics400/{train,val}.csv,
-# data/kinetics400/videos_{train,val}/. Clips of source 'k400': 16 frames,
-# stride 4, 224 px; test: 5 clips x 3 crops averaged per video (MViTv2).
+# data/kinetics400/videos_{train,val}/. Clips of source 'k400': `clip_len`
+# frames every `frame_interval`, 224 px; test: 5 clips x 3 crops averaged per
+# video (MViTv2). '${name}' stands for the variable `name`
+# (configs/_base_/schedules/adamw_cosine.py says how it is resolved).
 k400_root = 'data/kinetics400'
+clip_len, frame_interval = 16, 4
+# Per-video prior files (tools/data/extract_priors.py, COCO-WholeBody
+# keypoints) under data_root/prior_prefix/<video stem>.npz, for top-down
+# configs (docs/priors.md); without them LoadPriors gives empty priors.
+prior_prefix = None
 k400_train_pipeline = [
     dict(type='PyAVInit'),
-    dict(type='SampleFrames', clip_len=16, frame_interval=4),
+    dict(
+        type='SampleFrames',
+        clip_len='${clip_len}',
+        frame_interval='${frame_interval}'),
     dict(type='PyAVDecode'),
+    dict(
+        type='LoadPriors',
+        keypoint_layout='coco_wholebody',
+        on_missing='raise'),
     dict(type='RandomResizedCrop'),
     dict(type='Resize', scale=(224, 224)),
     dict(type='Flip', flip_ratio=0.5),
@@ -14,12 +28,15 @@ k400_train_pipeline = [
     dict(type='RandomErasing', erase_prob=0.25),
     dict(type='PackActionInputs'),
 ]
+# ThreeCrop refuses prior keys, even LoadPriors' empty ones, so this
+# pipeline has no LoadPriors; a top-down config tests on centre crops
+# (configs/topdown/mvit_s_k400_topdown.py).
 k400_val_pipeline = [
     dict(type='PyAVInit'),
     dict(
         type='SampleFrames',
-        clip_len=16,
-        frame_interval=4,
+        clip_len='${clip_len}',
+        frame_interval='${frame_interval}',
         num_clips=5,
         test_mode=True),
     dict(type='PyAVDecode'),
@@ -36,6 +53,7 @@ k400_train = dict(
     data_root=k400_root,
     data_prefix=dict(video='videos_train'),
     classes='train.csv',
+    prior_prefix='${prior_prefix}',
     pipeline=k400_train_pipeline)
 k400_val = dict(
     type='VideoDataset',
@@ -44,6 +62,7 @@ k400_val = dict(
     data_root=k400_root,
     data_prefix=dict(video='videos_val'),
     classes='train.csv',
+    prior_prefix='${prior_prefix}',
     pipeline=k400_val_pipeline,
     test_mode=True)
 k400_batch_augments = dict(

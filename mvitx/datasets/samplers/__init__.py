@@ -1,1 +1,2 @@
 from .cotrain_sampler import CoTrainBatchSampler
+from .repeat_factor_sampler import RepeatFactorSampler

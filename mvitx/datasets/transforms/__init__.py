@@ -1,4 +1,5 @@
 from .ava_loading import LoadAVAClip  # noqa: F401
+from .blanking import BlankRegions  # noqa: F401
 from .formatting import PackActionInputs
 from .loading import (BrokenInputError, DecordDecode, DecordInit, LoadImage,
                       PyAVDecode, PyAVInit, SampleFrames, TorchCodecDecode,

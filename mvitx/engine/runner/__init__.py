@@ -1,6 +1,8 @@
+from .compile_runner import BackboneCompileRunner, compile_kwargs
 from .cotrain_loop import CoTrainLoop
 from .fsdp import build_runner, fsdp_strategy, wrap_modules_by_name
 
 __all__ = [
-    'CoTrainLoop', 'build_runner', 'fsdp_strategy', 'wrap_modules_by_name'
+    'BackboneCompileRunner', 'CoTrainLoop', 'build_runner', 'compile_kwargs',
+    'fsdp_strategy', 'wrap_modules_by_name'
 ]

@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.runner import FlexibleRunner, Runner
 
 from mvitx.registry import FUNCTIONS
+from .compile_runner import BackboneCompileRunner, compile_kwargs
 
 #: The module FSDP shards one by one when a config names none.
 DEFAULT_WRAP = ('MultiScaleBlock', )
@@ -70,8 +71,9 @@ def fsdp_strategy(cfg: Config) -> dict:
 
 
 def build_runner(cfg: Config) -> Union[Runner, FlexibleRunner]:
-    """mmengine's ``Runner``, or ``FlexibleRunner`` when ``cfg`` has a
-    ``strategy`` (e.g. from :func:`fsdp_strategy`).
+    """A :class:`BackboneCompileRunner` (mmengine's ``Runner`` whose
+    ``compile`` compiles the backbone), or mmengine's ``FlexibleRunner``
+    when ``cfg`` has a ``strategy`` (e.g. from :func:`fsdp_strategy`).
 
     Args:
         cfg (Config): The training config.
@@ -79,13 +81,20 @@ def build_runner(cfg: Config) -> Union[Runner, FlexibleRunner]:
     Raises:
         RuntimeError: FSDP asked for on a machine without GPUs (PyTorch's
             FSDP refuses to run on CPU only).
+        ValueError: ``compile`` together with a ``strategy``
+            (``FlexibleRunner`` would compile the whole ``train_step``).
     """
     strategy = cfg.get('strategy')
     if strategy:
+        if compile_kwargs(cfg.get('compile')) is not None:
+            raise ValueError(
+                'config keys `compile` and `strategy` cannot be combined: '
+                'mvitx compiles the backbone with the DDP runner only; '
+                'drop `compile` or train without --strategy fsdp')
         if (strategy.get('type') == 'FSDPStrategy'
                 and not torch.cuda.is_available()):
             raise RuntimeError(
                 'FSDP needs GPUs (PyTorch refuses CPU-only FSDP); train '
                 'without --strategy fsdp / `strategy` on this machine')
         return FlexibleRunner.from_cfg(cfg)
-    return Runner.from_cfg(cfg)
+    return BackboneCompileRunner.from_cfg(cfg)

@@ -19,6 +19,8 @@ from mmengine.model import BaseModule
 
 from mvitx.registry import MODELS
 from ..necks.base_neck import ModulationOutput
+from .mvit_convert import (convert_state_dict, inflate_image_to_video,
+                           load_pretrained)
 
 Size3d = Tuple[int, int, int]
 
@@ -54,7 +56,8 @@ _IMAGE = dict(
 #: torchvision, mmaction2) and image (official image code, timm) models:
 #:
 #: - ``embed_dims``/``num_heads``: of the first stage; both double at every
-#:   stage, whose first block pools the query with stride (1, 2, 2).
+#:   stage, whose first block pools the query with stride (1, 2, 2) (see
+#:   :class:`MViT`'s ``stage_q_strides``).
 #: - ``depths``: blocks per stage.
 #: - ``patch_kernel``/``patch_stride``/``patch_padding``: the patch conv.
 #: - ``pool_kernel``: q/k/v pooling kernel; ``kv_stride``: the first block's
@@ -464,6 +467,22 @@ def _single_frame_conv(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
                     (0, ph, pw), conv.dilation, conv.groups)
 
 
+def _check_stage_q_strides(strides: Optional[Sequence[Sequence[int]]],
+                           num_stages: int) -> List[Size3d]:
+    """The per-stage query strides of :class:`MViT` (None: the published
+    ones), checked: one positive ``(t, h, w)`` per stage."""
+    if strides is None:
+        return [(1, 1, 1)] + [(1, 2, 2)] * (num_stages - 1)
+    strides = [tuple(s) for s in strides]
+    if len(strides) != num_stages or any(
+            len(s) != 3 or not all(isinstance(v, int) and v >= 1 for v in s)
+            for s in strides):
+        raise ValueError(f'stage_q_strides needs one (t, h, w) of positive '
+                         f'ints per stage ({num_stages} stages), got '
+                         f'{strides}')
+    return strides
+
+
 def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
@@ -504,7 +523,9 @@ class MViT(BaseModule):
     context))``. The context's parameters belong to its neck; the backbone
     keeps nothing of it.
     ``embed_dims[0]`` and ``block_dims`` give the channels a neck must
-    match.
+    match; ``stage_strides`` (every stage) and ``out_strides`` (the
+    ``out_indices`` stages) the ``(t, h, w)`` stride of the outputs in input
+    frames and pixels (a detector's RoI scale).
 
     Args:
         arch (str | dict): A key of :data:`ARCH_SETTINGS` (``'xs'``,
@@ -530,6 +551,16 @@ class MViT(BaseModule):
             ``scaled_dot_product_attention``. Defaults to True.
         with_cp (bool): Gradient checkpointing of every block. Defaults to
             False.
+        stage_q_strides (Sequence[Sequence[int]], optional): ``(t, h, w)``
+            query pooling stride of the first block of each stage; the k/v
+            stride adapts (the arch's ``kv_stride`` divided by every query
+            stride before it, at least 1), so a stage without query pooling
+            keeps the k/v grid of the stage before. None: ``(1, 1, 1)`` for
+            the first stage and ``(1, 2, 2)`` for the others, as published.
+            E.g. ``((1, 1, 1), (1, 2, 2), (1, 2, 2), (1, 1, 1))`` keeps the
+            last stage of a four-stage arch at stride 16 instead of 32, as
+            detection recipes do. The strides reached are
+            :attr:`stage_strides` and :attr:`out_strides`. Defaults to None.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...,
             prefix=...)`` loads (and converts from torchvision, timm,
             PySlowFast or mmaction2 formats, inflating image weights to
@@ -542,6 +573,9 @@ class MViT(BaseModule):
         (torch.Size([2, 64, 2, 8, 8]), torch.Size([2, 64]))
         >>> model(torch.rand(2, 3, 64, 64))[-1][0].shape
         torch.Size([2, 64, 1, 8, 8])
+        >>> fine = MViT(arch='xs', stage_q_strides=((1, 1, 1), (1, 1, 1)))
+        >>> fine.out_strides, fine(torch.rand(2, 3, 4, 64, 64))[-1][0].shape
+        ([(2, 4, 4)], torch.Size([2, 64, 2, 16, 16]))
     """
     arch_zoo = ARCH_SETTINGS
 
@@ -558,6 +592,7 @@ class MViT(BaseModule):
                  norm_eps: float = 1e-6,
                  use_sdpa: bool = True,
                  with_cp: bool = False,
+                 stage_q_strides: Optional[Sequence[Sequence[int]]] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
@@ -581,6 +616,14 @@ class MViT(BaseModule):
             arch['embed_dims'] * 2**s for s in range(num_stages)
         ]
         self.out_channels = [self.embed_dims[s] for s in self.out_indices]
+        stage_q_strides = _check_stage_q_strides(stage_q_strides, num_stages)
+        # (t, h, w) stride of each stage's tokens in input pixels/frames.
+        self.stage_strides: List[Size3d] = []
+        stride = tuple(arch['patch_stride'])
+        for stage_stride in stage_q_strides:
+            stride = tuple(a * b for a, b in zip(stride, stage_stride))
+            self.stage_strides.append(stride)
+        self.out_strides = [self.stage_strides[s] for s in self.out_indices]
         # Output channels of each block, for necks that modulate blocks.
         self.block_dims: List[int] = []
 
@@ -622,8 +665,8 @@ class MViT(BaseModule):
         for stage, depth in enumerate(depths):
             heads = arch['num_heads'] * 2**stage
             for j in range(depth):
-                transition = stage > 0 and j == 0
-                stride_q = (1, 2, 2) if transition else (1, 1, 1)
+                stride_q = stage_q_strides[stage] if j == 0 else (1, 1, 1)
+                strided = math.prod(stride_q) > 1
                 kv_stride = tuple(
                     max(s // q, 1) for s, q in zip(kv_stride, stride_q))
                 if arch['dim_mul_in_att']:
@@ -633,7 +676,7 @@ class MViT(BaseModule):
                     out_dims = self.embed_dims[stage + int(last)]
                 kernel_q = (
                     arch['pool_kernel']
-                    if arch['pool_q_every_block'] or transition else (1, 1, 1))
+                    if arch['pool_q_every_block'] or strided else (1, 1, 1))
                 rel_pos_size = None
                 if arch['rel_pos'] is not None:
                     size = max(grid[1:])
@@ -874,10 +917,28 @@ class MViT(BaseModule):
                 nn.init.trunc_normal_(param, std=0.02)
         if self.init_cfg is not None and self.init_cfg.get(
                 'type') == 'Pretrained':
-            from .mvit_convert import load_pretrained
             load_pretrained(
                 self,
                 self.init_cfg['checkpoint'],
                 prefix=self.init_cfg.get('prefix'),
                 logger=MMLogger.get_current_instance())
         self._is_init = True
+
+    def checkpoint_filter(self, state_dict: Dict[str, torch.Tensor]) -> dict:
+        """Backbone weights of any supported format (see
+        :mod:`.mvit_convert`: mvitx, torchvision, timm, PySlowFast,
+        mmaction2; a classifier is dropped) in this model's names and
+        shapes where they can be adapted: image kernels inflated ('center'),
+        relative-position tables resized (e.g. for other
+        ``stage_q_strides``), position embeddings tiled over time.
+
+        Args:
+            state_dict (dict[str, Tensor]): Backbone weights, without a
+                ``backbone.`` prefix (:class:`~mvitx.models.weight_init.
+                PretrainedParts` strips it).
+
+        Returns:
+            dict[str, Tensor]: Weights to load into this model.
+        """
+        backbone, _ = convert_state_dict(state_dict)
+        return inflate_image_to_video(backbone, self)

@@ -10,14 +10,15 @@ weights with :func:`inflate_image_to_video`.
 import logging
 import re
 from collections import OrderedDict
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.runner import CheckpointLoader
 
-StateDict = Dict[str, torch.Tensor]
+from ..weight_init import StateDict, load_matching, unwrap_checkpoint
+
 FORMATS = ('mvitx', 'torchvision', 'timm', 'slowfast', 'mmaction2')
 _POS_KEYS = ('pos_embed', 'pos_embed_spatial', 'pos_embed_temporal',
              'pos_embed_class')
@@ -167,16 +168,6 @@ def detect_format(state_dict: StateDict) -> str:
                      f'{keys[:5]}')
 
 
-def unwrap_checkpoint(checkpoint: dict) -> StateDict:
-    """The state dict inside a checkpoint (``state_dict``, ``model_state``
-    (PySlowFast), ``model`` or ``module`` wrappers)."""
-    for key in ('state_dict', 'model_state', 'model', 'module'):
-        if isinstance(checkpoint, dict) and key in checkpoint and isinstance(
-                checkpoint[key], dict):
-            return checkpoint[key]
-    return checkpoint
-
-
 def convert_state_dict(
         state_dict: StateDict,
         src: Optional[str] = None) -> Tuple[StateDict, StateDict]:
@@ -313,8 +304,12 @@ def load_pretrained(model: nn.Module,
                     prefix: Optional[str] = None,
                     src: Optional[str] = None,
                     inflate_mode: str = 'center',
-                    logger: Optional[logging.Logger] = None) -> None:
+                    logger: Union[logging.Logger, str] = 'current') -> None:
     """Loads a checkpoint of any supported format into ``model``.
+
+    Weights whose shapes still differ after conversion are skipped; what
+    did not load is logged at WARNING (:func:`~mvitx.models.weight_init.
+    load_matching`).
 
     Args:
         model (nn.Module): The :class:`MViT` to fill.
@@ -323,7 +318,8 @@ def load_pretrained(model: nn.Module,
             ``'backbone.'``), prefix removed.
         src (str, optional): Source format; None detects it.
         inflate_mode (str): See :func:`inflate_image_to_video`.
-        logger (logging.Logger, optional): Reports missing/unexpected keys.
+        logger (logging.Logger | str): Logger or mmengine logger name for
+            the report. Defaults to ``'current'``.
     """
     state_dict = unwrap_checkpoint(
         CheckpointLoader.load_checkpoint(filename, map_location='cpu'))
@@ -333,18 +329,7 @@ def load_pretrained(model: nn.Module,
                                  if k.startswith(prefix))
     backbone, _ = convert_state_dict(state_dict, src)
     backbone = inflate_image_to_video(backbone, model, inflate_mode)
-    current = model.state_dict()
-    mismatched = [
-        k for k, v in backbone.items()
-        if k in current and v.shape != current[k].shape
-    ]
-    for key in mismatched:
-        backbone.pop(key)
-    missing, unexpected = model.load_state_dict(backbone, strict=False)
-    if logger is not None:
-        logger.info(f'Loaded MViT weights from {filename}; missing: '
-                    f'{missing}, unexpected: {unexpected}, shape '
-                    f'mismatch: {mismatched}')
+    load_matching(model, backbone, f'MViT weights from {filename}', logger)
 
 
 def to_checkpoint(backbone: StateDict,

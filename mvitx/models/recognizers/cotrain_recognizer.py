@@ -4,6 +4,7 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Union
 
 import torch
+import torch.nn as nn
 from mmengine.model import BaseDataPreprocessor, ModuleDict
 
 from mvitx.registry import MODELS
@@ -17,12 +18,15 @@ Samples = Union[List[ActionDataSample], Dict[str, List[ActionDataSample]]]
 class PerSourcePreprocessor(BaseDataPreprocessor):
     """Runs the configured data preprocessor once per source of a batch.
 
-    A batch of one source (alternating co-training, single-source training,
-    samples without a ``source``) passes through unchanged. A batch mixing
-    sources (joint co-training, a joint validation set) becomes
-    ``dict(inputs={source: tensor}, data_samples={source: list})`` in order
-    of first appearance, since images ``(C, H, W)`` and clips
-    ``(C, T, H, W)`` do not stack, and Mixup must not mix label spaces.
+    A batch of one source and modality (alternating co-training,
+    single-source training, samples without a ``source``) passes through
+    unchanged. A batch mixing sources (joint co-training, a joint
+    validation set) becomes ``dict(inputs={key: tensor},
+    data_samples={key: list})`` in order of first appearance, since images
+    ``(C, H, W)`` and clips ``(C, T, H, W)`` do not stack, and Mixup must
+    not mix label spaces. The key is the source, or ``<source>/<modality>``
+    for a source that comes in two modalities (images relabelled into a
+    video source, ``ImageDataset(class_map=...)``).
 
     Args:
         preprocessor (BaseDataPreprocessor): The per-batch preprocessor.
@@ -37,19 +41,25 @@ class PerSourcePreprocessor(BaseDataPreprocessor):
         samples = data.get('data_samples')
         if not samples:
             return self.preprocessor(data, training)
-        groups: Dict[Optional[str], List[int]] = OrderedDict()
+        groups: Dict[tuple, List[int]] = OrderedDict()
         for i, sample in enumerate(samples):
-            groups.setdefault(sample.metainfo.get('source'), []).append(i)
+            key = (sample.metainfo.get('source'),
+                   sample.metainfo.get('modality', 'video'))
+            groups.setdefault(key, []).append(i)
         if len(groups) == 1:
             return self.preprocessor(data, training)
+        sources = [source for source, _ in groups]
         inputs, data_samples = {}, {}
-        for source, idx in groups.items():
+        for (source, modality), idx in groups.items():
+            key = (
+                source
+                if sources.count(source) == 1 else f'{source}/{modality}')
             out = self.preprocessor(
                 dict(
                     inputs=[data['inputs'][i] for i in idx],
                     data_samples=[samples[i] for i in idx]), training)
-            inputs[source] = out['inputs']
-            data_samples[source] = out['data_samples']
+            inputs[key] = out['inputs']
+            data_samples[key] = out['data_samples']
         return dict(inputs=inputs, data_samples=data_samples)
 
 
@@ -65,6 +75,13 @@ class CoTrainRecognizer(BaseActionModel):
     With one head, samples without a ``source`` use it, so the same class
     trains a single-source model.
 
+    With a ``bridge`` (:class:`~mvitx.models.losses.LabelBridge`), an
+    image batch of the bridge's ``image_source`` also goes through the
+    ``video_source`` head, and the bridge's losses (``loss_bridge_rows``,
+    ``loss_bridge_soft``) supervise that head's rows of the video classes
+    the class map reaches. Without one, the video head never sees an image
+    batch.
+
     Args:
         backbone (dict): Backbone config, e.g. ``dict(type='MViT')``.
         heads (dict[str, dict]): Source name to head config, e.g.
@@ -77,6 +94,11 @@ class CoTrainRecognizer(BaseActionModel):
             to None.
         loss_weights (dict[str, float], optional): Loss weight per source;
             missing sources get 1. Defaults to None.
+        bridge (dict, optional): Label-space bridge config, e.g.
+            ``dict(type='LabelBridge', class_map='in1k_k400.csv',
+            image_source='in1k', video_source='k400')``; its
+            ``num_image_classes``/``num_video_classes`` default to the
+            ``num_classes`` of those heads. Defaults to None (off).
         data_preprocessor (dict, optional): Preprocessor config, run per
             source (see :class:`PerSourcePreprocessor`). Defaults to None
             (mmengine's ``BaseDataPreprocessor``).
@@ -88,6 +110,7 @@ class CoTrainRecognizer(BaseActionModel):
                  heads: Dict[str, dict],
                  neck: Optional[dict] = None,
                  loss_weights: Optional[Dict[str, float]] = None,
+                 bridge: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(
@@ -111,6 +134,25 @@ class CoTrainRecognizer(BaseActionModel):
             name: float(loss_weights.get(name, 1.))
             for name in heads
         }
+        self.bridge = None if bridge is None else self._build_bridge(bridge)
+
+    def _build_bridge(self, cfg: dict) -> nn.Module:
+        """The bridge, its class counts taken from its two heads."""
+        sources = {
+            key: cfg.get(key)
+            for key in ('image_source', 'video_source')
+        }
+        for key, source in sources.items():
+            if source not in self.heads:
+                raise KeyError(f'bridge {key}={source!r} has no head; '
+                               f'heads: {list(self.heads)}')
+        return MODELS.build(
+            cfg,
+            default_args=dict(
+                num_image_classes=self.heads[
+                    sources['image_source']].num_classes,
+                num_video_classes=self.heads[
+                    sources['video_source']].num_classes))
 
     def head_name(self, data_samples: List[ActionDataSample]) -> str:
         """The head of a batch: its samples' common ``source``."""
@@ -147,7 +189,8 @@ class CoTrainRecognizer(BaseActionModel):
                 sample; or such a tensor per source (joint batches).
             data_samples (list | dict[str, list], optional): The samples,
                 matching ``inputs``. Defaults to None.
-            mode (str): ``'loss'`` (dict of ``loss/<source>``),
+            mode (str): ``'loss'`` (dict of ``loss/<source>``, the neck's
+                and the bridge's losses),
                 ``'predict'`` (samples with ``pred_score``) or ``'tensor'``
                 (logits of the samples' head, the first head without
                 samples; a dict per source for joint batches).
@@ -161,6 +204,13 @@ class CoTrainRecognizer(BaseActionModel):
                 feats, modulation = self.extract_feat(x, samples)
                 loss = self.heads[name].loss(feats, samples)
                 losses[f'loss/{name}'] = loss * self.loss_weights[name]
+                bridged = self.bridge is not None and (
+                    name == self.bridge.image_source)
+                if bridged:
+                    video_head = self.heads[self.bridge.video_source]
+                    losses.update(
+                        self.bridge.loss(feats, samples, self.heads[name],
+                                         video_head))
                 # The neck's own losses (e.g. attention supervision), summed
                 # over the sources of a joint batch.
                 for key, value in self.neck_loss(modulation).items():

@@ -7,17 +7,16 @@ import re
 import cv2
 import numpy as np
 import pytest
-from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.logging import MMLogger
 
+from mvitx.datasets.demo import make_kinetics
 from mvitx.datasets.prior_store import (KEYPOINT_LAYOUTS, load_priors,
                                         save_priors)
 from mvitx.datasets.transforms import LoadPriors, SelectActorPriors
 from mvitx.models.data_preprocessors import ActionDataPreprocessor
 from mvitx.structures import HAND, OBJECT, PERSON
-from mvitx.utils import register_all_modules
-from tests.helpers import ROOT, load_tool
+from mvitx.utils import load_config, register_all_modules
+from tests.helpers import ROOT, LogRecords
 
 register_all_modules()
 
@@ -106,8 +105,7 @@ def test_aligns_nearest_stored_frame_and_rescales(tmp_path):
 def demo_kinetics(tmp_path_factory):
     """The demo generator's videos (one per class) and exact priors."""
     root = str(tmp_path_factory.mktemp('demo'))
-    load_tool('tools/data/make_demo_data.py').make_kinetics(
-        root, 0, dict(train_videos=1, val_videos=0), 64, 12)
+    make_kinetics(root, 0, dict(train_videos=1, val_videos=0), 64, 12)
     videos = sorted(os.listdir(osp.join(root, 'videos_train')))
     assert len(videos) >= 8
     return [(osp.join(root, 'videos_train',
@@ -252,21 +250,6 @@ def test_missing_file_or_key_gives_empty_priors(tmp_path):
         dict(frame_inds=np.arange(2)))['prior_keypoints'].shape == (2, 0, 0, 3)
 
 
-class LogRecords(logging.Handler):
-    """Collects the records of mmengine's current logger."""
-
-    def __enter__(self):
-        self.records = []
-        MMLogger.get_current_instance().addHandler(self)
-        return self.records
-
-    def __exit__(self, *exc):
-        MMLogger.get_current_instance().removeHandler(self)
-
-    def emit(self, record):
-        self.records.append(record)
-
-
 def test_missing_file_raises_naming_it(tmp_path):
     missing = str(tmp_path / 'prior_typo' / 'vid.npz')
     transform = LoadPriors(on_missing='raise')
@@ -313,7 +296,7 @@ def test_topdown_configs_raise_on_missing_priors():
     configs += glob.glob(osp.join(ROOT, 'configs', 'ava', '*topdown*.py'))
     assert len(configs) >= 5
     for path in configs:
-        cfg = Config.fromfile(path)
+        cfg = load_config(path)
         found = [
             t for t in _pipelines(cfg.to_dict())
             if t.get('type') == 'LoadPriors'

@@ -4,22 +4,20 @@ per source, a per-class accuracy chart and a confusion matrix whose counts
 are those of the validation predictions."""
 import glob
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 from mmengine.structures import BaseDataElement
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
+from mvitx.datasets.demo import make_demo_data
 from mvitx.engine.hooks import VisualizationHook
 from mvitx.structures import BOX_TYPES, PAD_TYPE, ActionDataSample
-from mvitx.utils import load_pickle, register_all_modules
+from mvitx.utils import load_config, load_pickle, register_all_modules
 from mvitx.visualization import plot_confusion_matrix, plot_per_class_accuracy
 from mvitx.visualization.draw import TYPE_COLORS
 from tests.helpers import ROOT
@@ -33,15 +31,9 @@ def run(tmp_path_factory):
     dumps the validation predictions beside the metric."""
     tmp = tmp_path_factory.mktemp('vis_hook')
     data = tmp / 'data'
-    subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools/data/make_demo_data.py'), '--out',
-        str(data), '--scale', 'tiny'
-    ],
-                   check=True,
-                   capture_output=True)
+    make_demo_data(str(data), scale='tiny')
     register_all_modules()
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/cotrain/mvit_xs_demo.py'))
+    cfg = load_config(osp.join(ROOT, 'configs/cotrain/mvit_xs_demo.py'))
     cfg.work_dir = str(tmp / 'work')
     for split in ('train', 'val'):
         loader = cfg[f'{split}_dataloader']

@@ -5,12 +5,11 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mvitx.registry import HOOKS
-from mvitx.utils import load_checkpoint_file
+from mvitx.utils import load_checkpoint_file, load_config
 from tests.helpers import ROOT, dist_train
 
 MAX_ITERS = 4
@@ -78,7 +77,7 @@ def _sizes(work_dir, rank=0):
 
 
 def _train_here(config, work_dir):
-    cfg = Config.fromfile(config)
+    cfg = load_config(config)
     cfg.work_dir = str(work_dir)
     Runner.from_cfg(cfg).train()
     return load_checkpoint_file(osp.join(

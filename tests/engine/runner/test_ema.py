@@ -10,12 +10,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mvitx.registry import HOOKS
-from mvitx.utils import load_checkpoint_file, register_all_modules
+from mvitx.utils import load_checkpoint_file, load_config, register_all_modules
 from tests.helpers import ROOT
 
 MAX_ITERS, MOMENTUM = 4, 0.25
@@ -108,7 +107,7 @@ def config(tmp_path_factory):
 def _train(config, work_dir, resume=None):
     # As tools/train.py: installs the checkpoint loader mmengine resumes with.
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(config)
+    cfg = load_config(config)
     cfg.work_dir = str(work_dir)
     if resume:
         cfg.resume, cfg.load_from = True, resume

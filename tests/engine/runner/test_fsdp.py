@@ -13,6 +13,7 @@ from mmengine.registry import FUNCTIONS
 
 from mvitx.engine.runner import build_runner, fsdp_strategy
 from mvitx.models.backbones import MViT
+from mvitx.utils import load_config
 from tests.helpers import ROOT, free_port, load_tool
 from tests.tools.test_dist_train import CONFIG
 
@@ -48,7 +49,7 @@ def test_train_tool_writes_the_strategy(toy_config, monkeypatch):
     train = load_tool('tools/train.py')
     monkeypatch.setattr(sys, 'argv',
                         ['train.py', toy_config, '--strategy', 'fsdp'])
-    cfg = train.merge_args(Config.fromfile(toy_config), train.parse_args())
+    cfg = train.merge_args(load_config(toy_config), train.parse_args())
     assert cfg.strategy == fsdp_strategy(Config())
 
 

@@ -268,3 +268,48 @@ def test_build_from_registry_and_errors():
         MViT(arch='huge')
     with pytest.raises(KeyError, match='lacks'):
         MViT(arch=dict(embed_dims=8))
+
+
+def test_stage_q_strides_keep_the_last_stage_at_stride_16():
+    """No query pooling into the last stage of 'small': a 14 x 14 grid at
+    224 instead of 7 x 7; the k/v grid of that stage stays 7 x 7 (its k/v
+    stride is 2), the same as the published model's."""
+    strides = ((1, 1, 1), (1, 2, 2), (1, 2, 2), (1, 1, 1))
+    with torch.device('meta'):
+        published = MViT(arch='small')
+        fine = MViT(arch='small', stage_q_strides=strides)
+    assert published.out_strides == [(2, 32, 32)]
+    assert fine.out_strides == [(2, 16, 16)]
+    assert fine.stage_strides == [(2, 4, 4), (2, 8, 8), (2, 16, 16),
+                                  (2, 16, 16)]
+    last = fine.stage_ends[-2] + 1
+    assert fine.blocks[last].attn.pool_q.stride == (1, 1, 1)
+    assert fine.blocks[last].pool_skip is None
+    assert fine.blocks[last].attn.pool_k.stride == (1, 2, 2)
+    assert published.blocks[last].attn.pool_k.stride == (1, 1, 1)
+    # Relative positions span the finer query grid after the first block
+    # of the stage (whose keys come from the 14 x 14 grid in both).
+    assert fine.blocks[-1].attn.rel_pos_h.shape[0] == 2 * 14 - 1
+    assert published.blocks[-1].attn.rel_pos_h.shape[0] == 2 * 7 - 1
+    # Same weights otherwise.
+    assert sum(p.numel() for p in fine.parameters()) - sum(
+        p.numel() for p in published.parameters()) == sum(
+            2 * (27 - 13) * b.attn.rel_pos_h.shape[1]
+            for b in fine.blocks[last + 1:])
+
+
+def test_stage_q_strides_run_at_any_input():
+    torch.manual_seed(0)
+    coarse = MViT(arch='xs').eval()
+    fine = MViT(arch='xs', stage_q_strides=((1, 1, 1), (1, 1, 1))).eval()
+    x = torch.randn(1, 3, 4, 64, 96)
+    with torch.no_grad():
+        assert coarse(x)[-1][0].shape[2:] == (2, 8, 12)
+        assert fine(x)[-1][0].shape[2:] == (2, 16, 24)
+        # Temporal pooling too.
+        slow = MViT(arch='xs', stage_q_strides=((1, 1, 1), (2, 2, 2)))
+        assert slow(x)[-1][0].shape[2:] == (1, 8, 12)
+    assert slow.out_strides == [(4, 8, 8)]
+    for bad in (((1, 1, 1), ), ((1, 1, 1), (1, 0, 1)), ((1, 1, 1), (2, 2))):
+        with pytest.raises(ValueError, match='one .t, h, w. of positive'):
+            MViT(arch='xs', stage_q_strides=bad)

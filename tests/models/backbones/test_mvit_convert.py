@@ -335,15 +335,14 @@ def test_recognition_config_gives_torchvision_logits(config, name, tmp_path):
     """The recognizer of the config, loaded with converted torchvision
     weights, gives torchvision's logits on the same uint8 clip (normalised
     by the config's preprocessor), at the weights' size and another one."""
-    from mmengine.config import Config
     from mmengine.runner import load_checkpoint
 
     from mvitx.registry import MODELS
-    from mvitx.utils import register_all_modules
+    from mvitx.utils import load_config, register_all_modules
     register_all_modules()
     root = os.path.dirname(
         os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-    cfg = Config.fromfile(os.path.join(root, 'configs', 'recognition', config))
+    cfg = load_config(os.path.join(root, 'configs', 'recognition', config))
     # tables sized for the small test clips instead of 16x224x224
     cfg.model.backbone.input_size = (4, 64, 64)
     torch.manual_seed(0)

@@ -27,11 +27,11 @@ def make_samples(with_priors=False):
     return samples
 
 
-def build(neck=None):
+def build(neck=None, **backbone):
     return MODELS.build(
         dict(
             type='AVADetector',
-            backbone=dict(type='MViT', arch='xs'),
+            backbone=dict(type='MViT', arch='xs', **backbone),
             neck=neck,
             roi_head=dict(
                 type='AVARoIHead',
@@ -72,3 +72,31 @@ def test_rejects_images():
     model = build()
     with pytest.raises(ValueError, match='N, C, T, H, W'):
         model(torch.rand(1, 3, 32, 32), make_samples()[:1], mode='predict')
+
+
+def test_roi_scale_follows_the_backbone_stride():
+    """Without query pooling into its last stage the map is twice as fine
+    and the head pools it at stride 4; the top-down neck still fits."""
+    torch.manual_seed(0)
+    neck = dict(
+        type='TopDownModulation',
+        stage0_channels=32,
+        block_indices=(2, ),
+        block_channels=(64, ),
+        embed_dims=16,
+        num_heads=1,
+        max_tokens=16)
+    coarse = build(neck)
+    fine = build(neck, stage_q_strides=((1, 1, 1), (1, 1, 1)))
+    assert (coarse.feat_stride, fine.feat_stride) == (8, 4)
+    fine.init_weights()
+    fine.eval()
+    x = torch.randn(2, 3, 4, 32, 48)
+    samples = make_samples(True)
+    with torch.no_grad():
+        assert fine(x, samples)[-1][0].shape[-2:] == (8, 12)
+        assert coarse(x, samples)[-1][0].shape[-2:] == (4, 6)
+        out = fine(x, samples, mode='predict')
+    assert out[0].pred_instances.scores.shape == (2, 3)
+    with pytest.raises(ValueError, match='equal height and width strides'):
+        build(stage_q_strides=((1, 1, 1), (1, 2, 1)))

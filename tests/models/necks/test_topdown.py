@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import BaseDataElement
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
+from mvitx.datasets.demo import SCALES, make_kinetics
 from mvitx.models.backbones import MViT
 from mvitx.models.necks import ModulationOutput
 from mvitx.models.necks.topdown import (TopDownModulation, select_prior_tokens,
@@ -21,9 +21,9 @@ from mvitx.models.necks.topdown import (TopDownModulation, select_prior_tokens,
 from mvitx.registry import DATASETS, MODELS
 from mvitx.structures import (FACE, HAND, KEYPOINT, OBJECT, PERSON,
                               ActionDataSample)
-from mvitx.utils import register_all_modules
+from mvitx.utils import load_config, register_all_modules
 from mvitx.utils.checkpoint import load_checkpoint_file
-from tests.helpers import ROOT, dist_train, load_tool
+from tests.helpers import ROOT, dist_train
 
 PRIORITY = torch.tensor([0., 3., 2., 1., 3.])
 CPU = torch.device('cpu')
@@ -589,8 +589,7 @@ def test_model_output_depends_only_on_its_inputs():
 def demo_kinetics(tmp_path_factory):
     """The generator's tiny demo videos and prior files."""
     root = str(tmp_path_factory.mktemp('demo') / 'kinetics')
-    demo = load_tool('tools/data/make_demo_data.py')
-    demo.make_kinetics(root, 0, demo.SCALES['tiny'], 64, 16)
+    make_kinetics(root, 0, SCALES['tiny'], 64, 16)
     return root
 
 
@@ -600,7 +599,7 @@ def demo_topdown(data_root):
     register_all_modules()
     np.random.seed(0)
     torch.manual_seed(0)
-    cfg = Config.fromfile(
+    cfg = load_config(
         osp.join(ROOT, 'configs', 'topdown', 'mvit_xs_demo_topdown.py'))
     dataset_cfg = cfg.train_dataloader.dataset.datasets.demo_vid
     dataset_cfg.data_root = data_root

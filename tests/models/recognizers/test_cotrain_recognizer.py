@@ -196,3 +196,18 @@ def test_unknown_source_or_weight_fails_loudly():
         model(**data, mode='loss')
     with pytest.raises(KeyError, match='loss_weights'):
         _model(loss_weights=dict(audio=1.))
+
+
+def test_joint_batch_splits_a_source_that_has_images_and_clips():
+    # Images relabelled into the video source (ImageDataset(class_map=...))
+    # do not stack with its clips: one group per modality.
+    model = _model()
+    items = [_sample('vid', 0, VID), _sample('vid', 2, IMG)]
+    items[1][1].set_metainfo(dict(modality='image'))
+    data = model.data_preprocessor(_batch(*items), True)
+    assert data['inputs']['vid/video'].shape == (1, 3, 2, 8, 8)
+    assert data['inputs']['vid/image'].shape == (1, 3, 8, 8)
+    losses = model(**data, mode='loss')
+    assert list(losses) == ['loss/vid']
+    losses['loss/vid'].backward()
+    assert model.heads['img'].fc.weight.grad is None
