@@ -219,7 +219,9 @@ def _check_option(cfg: Config, config_file: str, key: str, value) -> None:
 
 
 def _current_value(cfg: Config, key: str):
-    """The value at dotted ``key`` (list items by index), None if absent."""
+    """The value at dotted ``key`` (list items by index), None if absent;
+    a placeholder ``'${name}'`` stands for the value of variable ``name``
+    (followed at most once per top-level key, so a cycle ends)."""
     parts = key.split('.')
     node = cfg.get(parts[0])
     for part in parts[1:]:
@@ -229,6 +231,11 @@ def _current_value(cfg: Config, key: str):
             node = node[int(part)] if int(part) < len(node) else None
         else:
             return None
+    for _ in range(len(cfg)):
+        match = PLACEHOLDER.fullmatch(node) if isinstance(node, str) else None
+        if match is None:
+            break
+        node = cfg.get(match.group(1))
     return node
 
 

@@ -141,3 +141,16 @@ def test_resume_without_last_checkpoint_or_with_out_dir(tmp_path):
                 checkpoint=dict(
                     type='CheckpointHook', out_dir=str(tmp_path / 'store')))))
     assert find_resume_checkpoint(cfg) == recorded
+
+
+def test_wrong_type_where_the_config_has_a_variable_names_its_value():
+    """``train_cfg.max_iters`` is ``'${max_iters}'``: an option for it is
+    checked against the variable's value."""
+    with pytest.raises(
+            TypeError,
+            match=r"train_cfg\.max_iters: .*'abc' "
+            r'\(str\) where the config has 300 \(int\)'):
+        load_config(CONFIG, {'train_cfg.max_iters': 'abc'})
+    assert load_config(CONFIG, {
+        'train_cfg.max_iters': 7
+    }).train_cfg.max_iters == 7
