@@ -10,7 +10,7 @@ _base_ = ['./mvit_xs_detail_plain.py', '../_base_/models/topdown_mvit_xs.py']
 # 'xs' on 4x32x32 clips: blocks 0-1 at 2x8x8 tokens (32 channels, 4 px
 # cells), blocks 2-3 at 2x4x4 (64 channels). The demo neck
 # (configs/_base_/models/topdown_mvit_xs.py) on blocks 1 and 2, where the
-# object box (type 3, about 3x3 cells a frame) and 2-pixel windows on
+# object box (type 3, 3x3 to 4x4 cells a frame) and 2-pixel windows on
 # the glyph's centre and line ends ('demo' keypoints 0-2) select at most
 # 64 first-stage tokens.
 model = dict(

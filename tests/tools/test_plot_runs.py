@@ -74,6 +74,38 @@ def test_curves_are_group_means(tmp_path):
         plot_learning_curves({'seeds': runs}, ['grad_norm'])
 
 
+def test_table_best_per_run_and_runs_that_stopped_early(tmp_path):
+    early = tmp_path / 'early'
+    write_run(early, [{'acc': 40., 'step': 10}, {'acc': 70., 'step': 20}])
+    late = tmp_path / 'late'
+    write_run(late, [{
+        'acc': 50.,
+        'step': 10
+    }, {
+        'acc': 50.,
+        'step': 20
+    }, {
+        'acc': 90.,
+        'step': 30
+    }, {
+        'acc': 80.,
+        'step': 40
+    }])
+    table = plot_runs.summary_table(
+        {'g': [load_scalars(str(early)),
+               load_scalars(str(late))]}, 'acc', [10, 40])
+    header, rule, row = table.splitlines()
+    assert header.startswith('| group | runs | best acc |')
+    assert row == ('| g | 2 | 80.0 ± 14.1 | 70.0, 90.0 | 20, 30 | 20, 40 '
+                   '| 45.0 ± 7.1 | 80.0 (n=1) |')
+    row = plot_runs.summary_table({
+        'g': [load_scalars(str(early))]
+    },
+                                  'acc',
+                                  digits=3).splitlines()[-1]
+    assert row == '| g | 1 | 70.000 | 70.000 | 20 | 20 |'
+
+
 def test_cli_writes_png(tmp_path, capsys):
     single = seed_run(tmp_path, 'baseline', 0.5)
     seeds = [str(seed_run(tmp_path, f'seed{i}', i)) for i in range(2)]
@@ -85,6 +117,17 @@ def test_cli_writes_png(tmp_path, capsys):
     image = cv2.imread(str(out))
     assert image is not None and image.shape[1] > image.shape[0]
     assert str(out) in capsys.readouterr().out
+    # The table: best top-1 per group, its step, the last step, values at
+    # given steps.
+    plot_runs.main([
+        '--group', 'cotrain=' + ','.join(seeds), '--out',
+        str(out), '--keys', 'loss', '--table', 'mean/top1', '--at', '30', '40'
+    ])
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row == ('| cotrain | 2 | 55.0 ± 7.1 | 50.0, 60.0 | 30, 30 | '
+                   '30, 30 | 55.0 ± 7.1 | - |')
+    with pytest.raises(KeyError, match='grad_norm'):
+        plot_runs.summary_table({'x': [load_scalars(seeds[0])]}, 'grad_norm')
     with pytest.raises(ValueError, match='NAME=DIR1,DIR2'):
         plot_runs.parse_groups([], ['oops'])
     with pytest.raises(SystemExit):

@@ -2,9 +2,10 @@
 (``docs/topdown.md``, "Positive control").
 
 Every clip shows a few look-alike *carriers* (small grey rectangles,
-"held objects") moving over a dark background. Each carrier bears a tiny
-glyph: a white line of three pixels through a 3x3 black square, horizontal,
-vertical or along one of the diagonals. Exactly one carrier, drawn at
+"held objects") moving over a dark background. Each carrier bears a small
+glyph: a white line through a black square of 3x3 blocks of ``glyph_scale``
+pixels (6x6 pixels by default), horizontal, vertical or along one of the
+diagonals. Exactly one carrier, drawn at
 random, is *marked*: the clip's prior file boxes it (type ``object``) and
 its glyph is the clip's class. The other carriers' glyphs, the carriers'
 grey levels, sizes, places and motion and the background are drawn
@@ -17,9 +18,10 @@ carrier and the others, so:
 - without the priors, nothing tells the marked carrier from the others:
   the best a model can do is to read every glyph and vote, which
   :func:`vote_accuracy` computes from the stored glyph classes;
-- every glyph has three white and six black pixels, so its mean colour
-  does not tell the classes apart; only its 3-pixel structure does, well
-  below the 8-pixel cells the ``xs`` backbone pools a 32-pixel frame to.
+- every glyph has three white and six black blocks, so its mean colour
+  does not tell the classes apart; only its structure does, which is
+  below the 8-pixel cells the ``xs`` backbone pools a 32-pixel frame to in
+  its second stage (blocks of 2 pixels, lines 6 pixels long by default).
 
 The prior files also carry one keypoint "person" per frame with the
 :data:`KEYPOINT_NAMES` (the glyph's centre and line ends), for the
@@ -28,7 +30,7 @@ attention target and the structure head.
 import json
 import os
 import os.path as osp
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -36,7 +38,8 @@ from mvitx.structures import OBJECT
 from ..prior_store import load_priors, save_priors
 from .render import FPS, sample_background, write_mp4
 
-#: Class names in label order (sorted) and their 3x3 glyphs.
+#: Class names in label order (sorted) and their 3x3 glyphs (each entry a
+#: block of ``glyph_scale`` x ``glyph_scale`` pixels).
 CLASSES = ('antidiagonal', 'diagonal', 'horizontal', 'vertical')
 GLYPHS = {
     'antidiagonal': np.fliplr(np.eye(3, dtype=bool)),
@@ -47,8 +50,8 @@ GLYPHS = {
 GLYPH_SIZE = 3
 #: Grey level range of the carriers (the demo backgrounds are <= 125).
 CARRIER_GRAY = (150, 211)
-#: The marked carrier's keypoints: the glyph's centre pixel and the two
-#: ends of its line (the end first in raster order first).
+#: The marked carrier's keypoints: the glyph's centre and the centres of
+#: the two end blocks of its line (the end first in raster order first).
 KEYPOINT_NAMES = ('glyph_center', 'glyph_end_first', 'glyph_end_last')
 SPLITS = ('train', 'val', 'test')
 #: Generator name stored in the prior files' meta.
@@ -93,7 +96,8 @@ def make_detail_clip(rng: np.random.Generator,
                      size: int = 32,
                      num_frames: int = 4,
                      num_carriers: int = 3,
-                     side_range: Tuple[int, int] = (7, 10),
+                     glyph_scale: int = 2,
+                     side_range: Optional[Tuple[int, int]] = None,
                      max_speed: float = 1.5) -> Tuple[np.ndarray, dict]:
     """Draws one clip of the detail task.
 
@@ -108,8 +112,11 @@ def make_detail_clip(rng: np.random.Generator,
         num_frames (int): ``T``. Defaults to 4.
         num_carriers (int): Carriers, the marked one included. Defaults to
             3.
-        side_range (tuple[int, int]): Smallest and largest carrier side in
-            pixels. Defaults to ``(7, 10)``.
+        glyph_scale (int): Pixels per glyph block (the glyph is ``3 *
+            glyph_scale`` pixels square). Defaults to 2.
+        side_range (tuple[int, int], optional): Smallest and largest
+            carrier side in pixels. Defaults to None: the glyph's side plus
+            2 to 5 pixels.
         max_speed (float): Largest speed along each axis, pixels per frame.
             Defaults to 1.5.
 
@@ -126,9 +133,14 @@ def make_detail_clip(rng: np.random.Generator,
     """
     if not 0 <= label < len(CLASSES):
         raise ValueError(f'label {label} is not a class id of {CLASSES}')
-    if side_range[0] < GLYPH_SIZE + 2:
+    if glyph_scale < 1:
+        raise ValueError(f'glyph_scale must be >= 1, got {glyph_scale}')
+    glyph_size = GLYPH_SIZE * glyph_scale
+    if side_range is None:
+        side_range = (glyph_size + 2, glyph_size + 5)
+    if side_range[0] < glyph_size + 2:
         raise ValueError(f'carriers of side {side_range[0]} cannot hold a '
-                         f'{GLYPH_SIZE}-pixel glyph with a 1-pixel margin')
+                         f'{glyph_size}-pixel glyph with a 1-pixel margin')
     boxes = _carrier_boxes(rng, size, num_frames, num_carriers, side_range,
                            max_speed)
     background = sample_background(rng, size)
@@ -138,22 +150,25 @@ def make_detail_clip(rng: np.random.Generator,
         rng.integers(*CARRIER_GRAY, size=(num_carriers, 1)), 3, axis=1)
     sides = boxes[:, 0, 2:] - boxes[:, 0, :2]
     # Glyph offsets inside their carriers, at least one pixel from the edge.
-    offsets = rng.integers(1, sides - GLYPH_SIZE)
+    offsets = rng.integers(1, sides - glyph_size)
     classes = rng.integers(len(CLASSES), size=num_carriers)
     marked = int(rng.integers(num_carriers))
     classes[marked] = label
 
     frames = np.repeat(background[None], num_frames, 0)
     for box, color, offset, cls in zip(boxes, colors, offsets, classes):
-        glyph = np.where(GLYPHS[CLASSES[cls]][..., None], 255,
-                         0).astype(np.uint8)
+        glyph = np.where(
+            np.kron(GLYPHS[CLASSES[cls]],
+                    np.ones((glyph_scale, glyph_scale), bool))[..., None], 255,
+            0).astype(np.uint8)
         for t, (x1, y1, x2, y2) in enumerate(box):
             frames[t, y1:y2, x1:x2] = color
             gx, gy = x1 + offset[0], y1 + offset[1]
-            frames[t, gy:gy + GLYPH_SIZE, gx:gx + GLYPH_SIZE] = glyph
+            frames[t, gy:gy + glyph_size, gx:gx + glyph_size] = glyph
 
     rows, cols = np.nonzero(GLYPHS[CLASSES[label]])  # raster order
-    line = np.stack([cols, rows], 1) + 0.5  # pixel centres, edge coords
+    # Block centres in pixel-edge coordinates.
+    line = (np.stack([cols, rows], 1) + 0.5) * glyph_scale
     glyph_points = np.stack([line[1], line[0], line[-1]])
     origin = boxes[marked, :, :2] + offsets[marked]  # (T, 2)
     points = origin[:, None] + glyph_points[None]  # (T, 3, 2)
@@ -183,7 +198,8 @@ def write_detail_set(out_dir: str,
                      counts: Sequence[int] = (1000, 50, 100),
                      size: int = 32,
                      num_frames: int = 4,
-                     num_carriers: int = 3) -> Dict[str, int]:
+                     num_carriers: int = 3,
+                     glyph_scale: int = 2) -> Dict[str, int]:
     """Writes the detail task's train, val and test clips::
 
         out_dir/classes.txt                  one class name a line
@@ -208,6 +224,7 @@ def write_detail_set(out_dir: str,
         size (int): Frame side in pixels. Defaults to 32.
         num_frames (int): Frames per clip. Defaults to 4.
         num_carriers (int): Carriers per clip. Defaults to 3.
+        glyph_scale (int): Pixels per glyph block. Defaults to 2.
 
     Returns:
         dict: Clips written per split.
@@ -224,7 +241,7 @@ def write_detail_set(out_dir: str,
             label = i % len(CLASSES)
             rng = np.random.default_rng([seed, split_index, i])
             frames, priors = make_detail_clip(rng, label, size, num_frames,
-                                              num_carriers)
+                                              num_carriers, glyph_scale)
             stem = f'{split}_{i:05d}'
             write_mp4(osp.join(video_dir, f'{stem}.mp4'), frames)
             priors['meta'] = dict(priors['meta'], seed=seed)

@@ -25,35 +25,47 @@ def box_mask(box, size):
     return mask
 
 
-def glyph_origin(keypoints):
-    """Top-left pixel (x, y) of the glyph whose centre keypoint is given."""
-    return np.round(keypoints[0, :2] - 0.5).astype(int) - GLYPH_SIZE // 2
+def glyph_origin(keypoints, scale=2):
+    """Top-left pixel (x, y) of the glyph whose centre keypoint (in
+    pixel-edge coordinates) is given."""
+    return np.round(keypoints[0, :2] - GLYPH_SIZE * scale / 2).astype(int)
+
+
+def scaled(glyph, scale=2):
+    """A 3x3 glyph as pixels, each entry a ``scale``-pixel block."""
+    return np.kron(glyph, np.ones((scale, scale), bool))
 
 
 @pytest.mark.parametrize('seed', range(5))
-def test_glyph_of_the_class_lies_inside_the_box(seed):
-    size = 32
+@pytest.mark.parametrize('scale', [1, 2])
+def test_glyph_of_the_class_lies_inside_the_box(seed, scale):
+    size, side = 32, GLYPH_SIZE * scale
     for label, name in enumerate(CLASSES):
         rng = np.random.default_rng([seed, label])
-        frames, priors = make_detail_clip(rng, label, size=size)
+        frames, priors = make_detail_clip(
+            rng, label, size=size, glyph_scale=scale)
         assert frames.shape == (4, size, size, 3)
         assert (priors['box_types'] == OBJECT).all()
         assert priors['meta']['carrier_classes'][priors['meta']
                                                  ['marked']] == label
         for t, frame in enumerate(frames):
-            x, y = glyph_origin(priors['keypoints'][t, 0])
-            glyph = frame[y:y + GLYPH_SIZE, x:x + GLYPH_SIZE]
-            np.testing.assert_array_equal(glyph.min(-1) == 255, GLYPHS[name])
-            np.testing.assert_array_equal(glyph.max(-1) == 0, ~GLYPHS[name])
+            x, y = glyph_origin(priors['keypoints'][t, 0], scale)
+            glyph = frame[y:y + side, x:x + side]
+            pixels = scaled(GLYPHS[name], scale)
+            np.testing.assert_array_equal(glyph.min(-1) == 255, pixels)
+            np.testing.assert_array_equal(glyph.max(-1) == 0, ~pixels)
             # With at least one pixel of carrier around it.
             x1, y1, x2, y2 = priors['boxes'][t, 0]
-            assert x1 + 1 <= x and x + GLYPH_SIZE <= x2 - 1
-            assert y1 + 1 <= y and y + GLYPH_SIZE <= y2 - 1
-            # The line ends are the glyph's first and last white pixels.
-            ends = priors['keypoints'][t, 0, 1:, :2] - 0.5 - [x, y]
+            assert x1 + 1 <= x and x + side <= x2 - 1
+            assert y1 + 1 <= y and y + side <= y2 - 1
+            # The line ends are the centres of the glyph's first and last
+            # white blocks.
+            ends = priors['keypoints'][t, 0, 1:, :2] - [x, y]
             rows, cols = np.nonzero(GLYPHS[name])
             np.testing.assert_array_equal(
-                ends[:, ::-1], [[rows[0], cols[0]], [rows[-1], cols[-1]]])
+                ends[:, ::-1],
+                (np.array([[rows[0], cols[0]], [rows[-1], cols[-1]]]) + 0.5) *
+                scale)
 
 
 @pytest.mark.parametrize('seed', range(5))
@@ -107,12 +119,12 @@ def test_written_set_loads_through_the_dataset_and_priors(tmp_path):
         assert (results['prior_box_types'] == OBJECT).all()
         assert results['prior_keypoints'].shape == (4, 1, 3, 3)
         # The decoded mp4 still shows the class's glyph: its line pixels
-        # are brighter than the rest of its 3x3 square.
-        glyph = GLYPHS[CLASSES[results['label']]]
+        # are brighter than the rest of its square.
+        glyph = scaled(GLYPHS[CLASSES[results['label']]])
+        side = len(glyph)
         for t in range(4):
             x, y = glyph_origin(results['prior_keypoints'][t, 0])
-            gray = results['imgs'][t, y:y + GLYPH_SIZE,
-                                   x:x + GLYPH_SIZE].mean(-1)
+            gray = results['imgs'][t, y:y + side, x:x + side].mean(-1)
             assert gray[glyph].min() > gray[~glyph].max()
 
 
@@ -139,5 +151,9 @@ def test_bad_arguments_raise():
         make_detail_clip(rng, len(CLASSES))
     with pytest.raises(ValueError, match='cannot place'):
         make_detail_clip(rng, 0, size=16, num_carriers=6)
+    with pytest.raises(ValueError, match='cannot hold'):
+        make_detail_clip(rng, 0, glyph_scale=3, side_range=(9, 12))
+    with pytest.raises(ValueError, match='glyph_scale'):
+        make_detail_clip(rng, 0, glyph_scale=0)
     with pytest.raises(ValueError, match='counts'):
         write_detail_set('unused', counts=(1, 1))
