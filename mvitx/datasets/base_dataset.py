@@ -6,6 +6,7 @@ import logging
 import os.path as osp
 import re
 import shlex
+from collections import Counter
 from typing import Callable, List, Optional, Sequence, TextIO, Union
 
 from mmengine.dataset import BaseDataset
@@ -114,6 +115,11 @@ class BaseActionDataset(BaseDataset):
             Defaults to None.
         on_error (str): ``'skip'`` or ``'raise'`` for broken files in
             training. Defaults to ``'skip'``.
+        samples_per_class (int, optional): Keep only the first this many
+            samples of each class, in annotation-file order (low-data
+            studies: the co-training positive control trains on a few videos
+            per class, ``docs/cotraining.md``); samples need a ``label``.
+            None keeps all. Defaults to None.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`
             (``data_root``, ``data_prefix``, ``test_mode``, ...).
     """
@@ -126,6 +132,7 @@ class BaseActionDataset(BaseDataset):
                  classes: Union[str, Sequence[str], None] = None,
                  num_classes: Optional[int] = None,
                  on_error: str = 'skip',
+                 samples_per_class: Optional[int] = None,
                  **kwargs):
         if on_error not in ('skip', 'raise'):
             raise ValueError(f"on_error must be 'skip' or 'raise', "
@@ -134,6 +141,11 @@ class BaseActionDataset(BaseDataset):
                                         or num_classes < 1):
             raise ValueError('num_classes must be a positive integer, got '
                              f'{num_classes!r}')
+        if samples_per_class is not None and (not isinstance(
+                samples_per_class, int) or samples_per_class < 1):
+            raise ValueError('samples_per_class must be a positive integer '
+                             f'or None, got {samples_per_class!r}')
+        self.samples_per_class = samples_per_class
         self.source = source
         self.modality = modality
         self.on_error = on_error
@@ -152,6 +164,24 @@ class BaseActionDataset(BaseDataset):
                     missing_input_message(self.ann_file, 'Annotation file'))
             self._load_classes()
         super().full_init()
+
+    def filter_data(self) -> List[dict]:
+        """The annotations' samples, or the first ``samples_per_class`` of
+        each class."""
+        data_list = super().filter_data()
+        if self.samples_per_class is None:
+            return data_list
+        kept, seen = [], Counter()
+        for index, info in enumerate(data_list):
+            label = info.get('label')
+            if not isinstance(label, int) or label < 0:
+                raise ValueError(
+                    f'{self.ann_file}: samples_per_class keeps samples by '
+                    f'class, but sample {index} has no single integer label')
+            if seen[label] < self.samples_per_class:
+                kept.append(info)
+                seen[label] += 1
+        return kept
 
     def _load_classes(self) -> None:
         """Puts the class names of ``classes`` into the metainfo and checks

@@ -122,6 +122,30 @@ def test_list_file_without_labels_is_a_test_split(tmp_path):
         VideoDataset(ann_file=str(tmp_path / 'open.txt'), pipeline=[])
 
 
+def test_samples_per_class_keeps_the_first_of_each_class(tmp_path):
+    (tmp_path / 'l.txt'
+     ).write_text('a.mp4 0\nb.mp4 1\nc.mp4 0\nd.mp4 0\ne.mp4 1\nf.mp4 2\n')
+    dataset = VideoDataset(
+        ann_file=str(tmp_path / 'l.txt'), pipeline=[], samples_per_class=2)
+    assert [dataset.get_data_info(i)['filename'] for i in range(len(dataset))
+            ] == ['a.mp4', 'b.mp4', 'c.mp4', 'e.mp4', 'f.mp4']
+    full = VideoDataset(ann_file=str(tmp_path / 'l.txt'), pipeline=[])
+    assert len(full) == 6
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match='samples_per_class must be'):
+            VideoDataset(
+                ann_file=str(tmp_path / 'l.txt'),
+                pipeline=[],
+                samples_per_class=bad)
+    (tmp_path / 'test.txt').write_text('a.mp4\nb.mp4\n')
+    with pytest.raises(ValueError, match='test.txt: .* sample 0 has no'):
+        VideoDataset(
+            ann_file=str(tmp_path / 'test.txt'),
+            pipeline=[],
+            test_mode=True,
+            samples_per_class=1)
+
+
 def test_unknown_class_name_names_the_line(tmp_path):
     (tmp_path / 'l.txt').write_text('a.mp4 0\nb.mp4 swim\n')
     with pytest.raises(ValueError, match=r'l.txt:2.*swim'):

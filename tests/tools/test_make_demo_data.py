@@ -21,7 +21,12 @@ def same_tree(a, b):
 
 
 def test_cli_writes_what_make_demo_data_writes(tmp_path):
-    options = dict(seed=2, image_size=32, video_size=48, num_frames=8)
+    options = dict(
+        seed=2,
+        image_size=32,
+        video_size=48,
+        num_frames=8,
+        video_classes='objects')
     proc = run_script(
         'tools/data/make_demo_data.py',
         '--out',
@@ -33,7 +38,8 @@ def test_cli_writes_what_make_demo_data_writes(tmp_path):
             for arg in (f"--{key.replace('_', '-')}", value)
         ],
         check=True)
-    assert f"wrote {tmp_path / 'cli'} (tiny, seed 2)" in proc.stdout
+    assert (f"wrote {tmp_path / 'cli'} (tiny, objects video classes, "
+            'seed 2)') in proc.stdout
     make_demo_data(str(tmp_path / 'api'), scale='tiny', **options)
     assert same_tree(tmp_path / 'cli', tmp_path / 'api')
     make_demo_data(str(tmp_path / 'other'), scale='tiny', seed=2)

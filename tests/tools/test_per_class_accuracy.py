@@ -36,11 +36,13 @@ def dumped(tmp_path):
 
 
 def test_table(dumped, capsys):
-    rows = per_class_accuracy.main([
+    runs = per_class_accuracy.main([
         str(dumped / 'p.pkl'),
         str(dumped / 'classes.txt'), '--groups', 'fine=hand closes,hand opens',
         'coarse=circle slides,object falls'
     ])
+    assert len(runs) == 1
+    rows = runs[0]
     table = {name: (acc, num) for name, acc, num in rows}
     assert table['overall'] == (pytest.approx(100 * 3 / 6), 6)
     assert table['circle slides'] == (pytest.approx(100.0), 2)
@@ -55,6 +57,30 @@ def test_table(dumped, capsys):
     assert '| overall | 50.00 | 6 |' in out
     assert '| group: fine | 25.00 | 4 |' in out
     assert len(out) == 2 + 1 + len(CLASSES) + 2
+
+
+def test_several_runs(dumped, capsys):
+    """Several dumps: mean ± sample std over the runs and each run's value,
+    in the order given."""
+    # Run 2: class 0 1/2 right, class 1 3/3, class 2 1/1.
+    pairs = [(0, 0), (0, 3), (1, 1), (1, 1), (1, 1), (2, 2)]
+    dump([sample(gt, pred) for gt, pred in pairs], str(dumped / 'q.pkl'))
+    runs = per_class_accuracy.main([
+        str(dumped / 'p.pkl'),
+        str(dumped / 'q.pkl'),
+        str(dumped / 'classes.txt'), '--groups', 'fine=hand closes,hand opens'
+    ])
+    assert [rows[0][1]
+            for rows in runs] == [pytest.approx(50.0),
+                                  pytest.approx(500 / 6)]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ('| classes | top-1 (%), mean ± std of 2 runs | per run '
+                      '| samples per run |')
+    # circle slides: 100 and 50; the fine group: 1/4 and 4/4 right.
+    assert '| circle slides | 75.00 ± 35.36 | 100.00, 50.00 | 2 |' in out
+    assert '| group: fine | 62.50 ± 53.03 | 25.00, 100.00 | 4 |' in out
+    assert '| overall | 66.67 ± 23.57 | 50.00, 83.33 | 6 |' in out
+    assert len(out) == 2 + 1 + len(CLASSES) + 1
 
 
 def test_unknown_class_in_group(dumped):
@@ -83,7 +109,7 @@ def test_command_line(dumped):
 
 def test_plot(dumped, capsys):
     out = dumped / 'bars.png'
-    rows = per_class_accuracy.main([
+    rows, = per_class_accuracy.main([
         str(dumped / 'p.pkl'),
         str(dumped / 'classes.txt'), '--plot',
         str(out)

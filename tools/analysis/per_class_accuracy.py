@@ -1,12 +1,15 @@
 """Top-1 accuracy overall, per class and per group of classes from a dump of
 predictions: ``python tools/analysis/per_class_accuracy.py PREDS.pkl
-CLASSES.txt [--groups fine=hand closes,hand opens] [--plot out.png]``.
+[PREDS.pkl ...] CLASSES.txt [--groups fine=hand closes,hand opens] [--plot
+out.png]``.
 
 ``PREDS.pkl`` is written by ``tools/test.py CONFIG CKPT --dump PREDS.pkl``:
 a list of data samples as dicts, each with ``pred_score`` (num_classes,) and
 ``gt_label`` (1,). ``CLASSES.txt`` has one class name per line; line ``i``
-names label ``i``. The result is printed as a markdown table; ``--plot``
-also draws the per-class rows as a bar chart.
+names label ``i``. The result is printed as a markdown table; with several
+dumps (runs of a study, e.g. seeds), each row gives the mean ± sample std
+over the runs and every run's value. ``--plot`` also draws the per-class
+rows (their means) as a bar chart.
 """
 import argparse
 from typing import Dict, List, Optional, Sequence
@@ -20,7 +23,10 @@ from mvitx.visualization import plot_per_class_accuracy, save_figure
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Top-1 accuracy overall, per class and per group')
-    parser.add_argument('preds', help='pickle dumped by tools/test.py --dump')
+    parser.add_argument(
+        'preds',
+        nargs='+',
+        help='pickles dumped by tools/test.py --dump (several: one per run)')
     parser.add_argument('classes', help='text file, one class name a line')
     parser.add_argument(
         '--groups',
@@ -115,30 +121,55 @@ def top1_table(pred: np.ndarray, gt: np.ndarray, classes: List[str],
     return rows
 
 
-def format_markdown(rows: List[tuple]) -> str:
-    """Formats rows from :func:`top1_table` as a markdown table."""
-    lines = ['| classes | top-1 (%) | samples |', '|---|---:|---:|']
-    lines += [f'| {name} | {acc:.2f} | {num} |' for name, acc, num in rows]
+def format_markdown(runs: List[List[tuple]]) -> str:
+    """Formats the rows of :func:`top1_table` of one or several runs as a
+    markdown table (several: mean ± sample std and the value of each run)."""
+    if len(runs) == 1:
+        lines = ['| classes | top-1 (%) | samples |', '|---|---:|---:|']
+        lines += [
+            f'| {name} | {acc:.2f} | {num} |' for name, acc, num in runs[0]
+        ]
+        return '\n'.join(lines)
+    lines = [
+        f'| classes | top-1 (%), mean ± std of {len(runs)} runs | per run '
+        '| samples per run |', '|---|---:|---|---:|'
+    ]
+    for rows in zip(*runs):
+        accs = np.array([acc for _, acc, _ in rows])
+        nums = sorted({num for _, _, num in rows})
+        lines.append(f'| {rows[0][0]} | {accs.mean():.2f} ± '
+                     f'{accs.std(ddof=1):.2f} | ' +
+                     ', '.join(f'{acc:.2f}' for acc in accs) + ' | ' +
+                     ', '.join(str(num) for num in nums) + ' |')
     return '\n'.join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> List[tuple]:
+def main(argv: Optional[Sequence[str]] = None) -> List[List[tuple]]:
+    """Prints the table; returns the rows of :func:`top1_table` of each
+    dump, in the order given."""
     args = parse_args(argv)
     with open(args.classes) as f:
         classes = [line.strip() for line in f if line.strip()]
     groups = parse_groups(args.groups, classes)
-    preds = load_predictions(args.preds)
-    rows = top1_table(preds['pred'], preds['gt'], classes, groups)
-    print(format_markdown(rows))
+    runs = []
+    for path in args.preds:
+        preds = load_predictions(path)
+        runs.append(top1_table(preds['pred'], preds['gt'], classes, groups))
+    print(format_markdown(runs))
     if args.plot:
         # The class rows: after `overall`, before the groups.
-        names, accs, counts = zip(*rows[1:1 + len(classes)])
+        class_rows = [rows[1:1 + len(classes)] for rows in runs]
+        names = [name for name, _, _ in class_rows[0]]
+        accs = np.mean([[acc for _, acc, _ in rows] for rows in class_rows], 0)
+        counts = [num for _, _, num in class_rows[0]]
+        overall = np.mean([rows[0][1] for rows in runs])
+        runs_text = f', mean of {len(runs)} runs' if len(runs) > 1 else ''
         save_figure(
             plot_per_class_accuracy(
                 names, accs, counts,
-                f'Top-1 per class ({rows[0][2]} samples, overall '
-                f'{rows[0][1]:.1f}%)'), args.plot)
-    return rows
+                f'Top-1 per class ({runs[0][0][2]} samples{runs_text}, '
+                f'overall {overall:.1f}%)'), args.plot)
+    return runs
 
 
 if __name__ == '__main__':

@@ -20,10 +20,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--scale',
         choices=sorted(SCALES),
         default='small',
-        help='items per class (tiny: a few files, for tests)')
+        help='items per class (tiny: a few files, for tests; study: more '
+        'videos and a held-out test split)')
     parser.add_argument('--image-size', type=int, default=64)
     parser.add_argument('--video-size', type=int, default=64)
     parser.add_argument('--num-frames', type=int, default=16)
+    parser.add_argument(
+        '--video-classes',
+        choices=('demo', 'objects'),
+        default='demo',
+        help="the Kinetics part's classes (objects: one '<shape> slides' "
+        'class per image class, the co-training positive control)')
     parser.add_argument(
         '--detail',
         action='store_true',
@@ -41,8 +48,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         what = 'detail'
     else:
         make_demo_data(args.out, args.seed, args.scale, args.image_size,
-                       args.video_size, args.num_frames)
-        what = args.scale
+                       args.video_size, args.num_frames, args.video_classes)
+        what = f'{args.scale}, {args.video_classes} video classes'
     print(f'[make_demo_data] wrote {args.out} ({what}, seed {args.seed}) '
           f'in {time.perf_counter() - start:.1f} s')
 

@@ -5,7 +5,10 @@
 # and the demo recipe: model parts, evaluator, schedule values. '${name}'
 # stands for the variable `name` (configs/_base_/schedules/adamw_cosine.py
 # says how it is resolved).
-demo_root = 'data/demo'
+# The two parts' folders; a derived config points them at another copy
+# (the co-training positive control reads data/demo_objects).
+demo_img_root = 'data/demo/imagenet'
+demo_vid_root = 'data/demo/kinetics'
 clip_len, frame_interval = 8, 2
 # The generator's exact priors (priors/<video stem>.npz, 'demo' keypoints)
 # for top-down configs; without them LoadPriors gives empty priors.
@@ -57,7 +60,7 @@ demo_img_train = dict(
     type='ImageDataset',
     source='demo_img',
     ann_file='',
-    data_root=demo_root + '/imagenet',
+    data_root='${demo_img_root}',
     data_prefix=dict(img_path='train'),
     classes='meta/classes.txt',
     pipeline=demo_img_train_pipeline)
@@ -65,7 +68,7 @@ demo_img_val = dict(
     type='ImageDataset',
     source='demo_img',
     ann_file='',
-    data_root=demo_root + '/imagenet',
+    data_root='${demo_img_root}',
     data_prefix=dict(img_path='val'),
     classes='meta/classes.txt',
     pipeline=demo_img_val_pipeline,
@@ -74,7 +77,7 @@ demo_vid_train = dict(
     type='VideoDataset',
     source='demo_vid',
     ann_file='train_list.txt',
-    data_root=demo_root + '/kinetics',
+    data_root='${demo_vid_root}',
     data_prefix=dict(video='videos_train'),
     classes='classes.txt',
     prior_prefix='${prior_prefix}',
@@ -83,7 +86,7 @@ demo_vid_val = dict(
     type='VideoDataset',
     source='demo_vid',
     ann_file='val_list.txt',
-    data_root=demo_root + '/kinetics',
+    data_root='${demo_vid_root}',
     data_prefix=dict(video='videos_val'),
     classes='classes.txt',
     prior_prefix='${prior_prefix}',

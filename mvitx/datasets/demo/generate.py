@@ -6,17 +6,23 @@ from .ava import make_ava, make_ava_kinetics
 from .imagenet import make_imagenet
 from .kinetics import make_kinetics
 
+_SMALL = dict(
+    train_images=100,
+    val_images=20,
+    train_videos=24,
+    val_videos=8,
+    train_movies=6,
+    val_movies=22,
+    movie_seconds=8)
 #: Items per class (AVA: movies per split, and their length) of each scale.
+#: 'study' is 'small' with more Kinetics-style videos and a held-out test
+#: split (``videos_test``, ``test_list.txt``), for the demo studies that
+#: train to convergence (``docs/topdown.md``).
 SCALES = {
     'small':
-    dict(
-        train_images=100,
-        val_images=20,
-        train_videos=24,
-        val_videos=8,
-        train_movies=6,
-        val_movies=22,
-        movie_seconds=8),
+    _SMALL,
+    'study':
+    dict(_SMALL, train_videos=100, val_videos=20, test_videos=50),
     'tiny':
     dict(
         train_images=2,
@@ -34,7 +40,8 @@ def make_demo_data(out: str,
                    scale: str = 'small',
                    image_size: int = 64,
                    video_size: int = 64,
-                   num_frames: int = 16) -> None:
+                   num_frames: int = 16,
+                   video_classes: str = 'demo') -> None:
     """Writes the whole demo dataset under ``out`` (``imagenet/``,
     ``kinetics/`` and ``ava/``, with ``ava/kinetics/``); see
     :func:`make_imagenet`, :func:`make_kinetics`, :func:`make_ava` and
@@ -47,12 +54,17 @@ def make_demo_data(out: str,
         image_size (int): Image side in pixels. Defaults to 64.
         video_size (int): Video frame side in pixels. Defaults to 64.
         num_frames (int): Frames per video. Defaults to 16.
+        video_classes (str): The Kinetics part's classes, ``'demo'`` (the
+            default) or ``'objects'`` (one '<shape> slides' class per image
+            class, the co-training positive control); see
+            :data:`~mvitx.datasets.demo.kinetics.VIDEO_CLASS_SETS`.
     """
     if scale not in SCALES:
         raise ValueError(f'scale {scale!r}: expected one of {sorted(SCALES)}')
     counts = SCALES[scale]
     make_imagenet(osp.join(out, 'imagenet'), seed, counts, image_size)
     make_kinetics(
-        osp.join(out, 'kinetics'), seed, counts, video_size, num_frames)
+        osp.join(out, 'kinetics'), seed, counts, video_size, num_frames,
+        video_classes)
     make_ava(osp.join(out, 'ava'), seed, counts)
     make_ava_kinetics(osp.join(out, 'ava'), seed)

@@ -14,7 +14,7 @@ import numpy as np
 from ..prior_store import BOX_TYPES, save_priors
 from .render import (FINGER_OPEN, FPS, GENERATOR, HAND_COLOR, HAND_GAP,
                      HOLD_OPENNESS, KEYPOINT_FLIP_PAIRS, KEYPOINT_NAMES,
-                     PALM_RADIUS, SHAPES, SPLITS, TURN_ANGLE, hand_pose,
+                     PALM_RADIUS, SHAPES, TURN_ANGLE, VIDEO_SPLITS, hand_pose,
                      item_rng, render, sample_background, sample_object,
                      write_mp4, youtube_id)
 
@@ -33,6 +33,14 @@ VIDEO_CLASSES = (
     ('star slides', 'slide', 'star', False),
     ('triangle slides', 'slide', 'triangle', False),
 )
+#: The co-training positive control's video classes (docs/cotraining.md):
+#: one '<shape> slides' class per image class (the shapes of
+#: :data:`~mvitx.datasets.demo.render.SHAPES`, in their order), so the
+#: object alone tells the clip classes apart.
+OBJECT_CLASSES = tuple(
+    (f'{shape} slides', 'slide', shape, False) for shape in SHAPES)
+#: The class sets :func:`make_kinetics` can write.
+VIDEO_CLASS_SETS = dict(demo=VIDEO_CLASSES, objects=OBJECT_CLASSES)
 
 
 def plan_video(rng: np.random.Generator, motion: str, shape: Optional[str],
@@ -140,8 +148,12 @@ def clip_priors(obj_boxes: np.ndarray, hand_boxes: np.ndarray,
         meta=meta)
 
 
-def make_kinetics(root: str, seed: int, counts: dict, size: int,
-                  num_frames: int) -> None:
+def make_kinetics(root: str,
+                  seed: int,
+                  counts: dict,
+                  size: int,
+                  num_frames: int,
+                  class_set: str = 'demo') -> None:
     """Writes ``root/videos_{split}/*.mp4``, their list files
     (``{split}_list.txt``: ``<file> <label>``), the official Kinetics CSVs
     (``{split}.csv``), ``classes.txt`` and ``priors/<stem>.npz``.
@@ -149,18 +161,27 @@ def make_kinetics(root: str, seed: int, counts: dict, size: int,
     Args:
         root (str): Output folder.
         seed (int): Random seed.
-        counts (dict): Videos per class, ``train_videos`` and
-            ``val_videos`` (see
-            :data:`~mvitx.datasets.demo.generate.SCALES`).
+        counts (dict): Videos per class, ``train_videos``, ``val_videos``
+            and optionally ``test_videos`` (no test split when missing or
+            0; see :data:`~mvitx.datasets.demo.generate.SCALES`).
         size (int): Frame side in pixels.
         num_frames (int): Frames per video.
+        class_set (str): A key of :data:`VIDEO_CLASS_SETS`: ``'demo'``
+            (:data:`VIDEO_CLASSES`, the default) or ``'objects'``
+            (:data:`OBJECT_CLASSES`).
     """
+    if class_set not in VIDEO_CLASS_SETS:
+        raise ValueError(f'class_set {class_set!r}: expected one of '
+                         f'{sorted(VIDEO_CLASS_SETS)}')
+    video_classes = VIDEO_CLASS_SETS[class_set]
     duration = int(np.ceil(num_frames / FPS))
-    for split in SPLITS:
+    for split in VIDEO_SPLITS:
+        if not counts.get(f'{split}_videos'):
+            continue
         video_dir = osp.join(root, f'videos_{split}')
         os.makedirs(video_dir, exist_ok=True)
         lines, rows = [], []
-        for label, (name, motion, shape, reverse) in enumerate(VIDEO_CLASSES):
+        for label, (name, motion, shape, reverse) in enumerate(video_classes):
             for index in range(counts[f'{split}_videos']):
                 rng = item_rng(seed, 'video', split, label, index)
                 vid = youtube_id(rng)
@@ -199,4 +220,4 @@ def make_kinetics(root: str, seed: int, counts: dict, size: int,
                 ['label', 'youtube_id', 'time_start', 'time_end', 'split'])
             writer.writerows(rows)
     with open(osp.join(root, 'classes.txt'), 'w') as f:
-        f.writelines(f'{name}\n' for name, *_ in VIDEO_CLASSES)
+        f.writelines(f'{name}\n' for name, *_ in video_classes)

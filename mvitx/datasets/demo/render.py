@@ -57,6 +57,9 @@ TURN_ANGLE = np.deg2rad(75.)
 HOLD_OPENNESS = 0.5
 
 SPLITS = ('train', 'val')
+#: The Kinetics part also has a held-out ``test`` split at the scales that
+#: give ``test_videos`` (``'study'``).
+VIDEO_SPLITS = SPLITS + ('test', )
 JPEG_QUALITY = 90
 #: Frame rate of the Kinetics-style videos.
 FPS = 8
@@ -70,7 +73,7 @@ def item_rng(seed: int, modality: str, split: str, label: int,
     """The generator of one item, independent of generation order."""
     return np.random.default_rng([
         seed, ('image', 'video').index(modality),
-        SPLITS.index(split), label, index
+        VIDEO_SPLITS.index(split), label, index
     ])
 
 

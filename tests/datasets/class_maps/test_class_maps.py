@@ -4,7 +4,7 @@ import torchvision
 
 from mvitx.datasets.class_maps import (COLUMNS, SHIPPED_DIR, read_class_map,
                                        shipped_maps)
-from mvitx.datasets.demo.kinetics import VIDEO_CLASSES
+from mvitx.datasets.demo.kinetics import OBJECT_CLASSES, VIDEO_CLASSES
 from mvitx.datasets.demo.render import SHAPES
 
 HEADER = ','.join(COLUMNS) + '\n'
@@ -65,7 +65,7 @@ def test_missing_map_lists_the_shipped_ones(tmp_path):
 
 
 def test_shipped_maps_fit_their_class_lists():
-    assert shipped_maps() == ['demo.csv', 'in1k_k400.csv']
+    assert shipped_maps() == ['demo.csv', 'demo_objects.csv', 'in1k_k400.csv']
     imagenet = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.meta[
         'categories']
     kinetics = torchvision.models.video.MViT_V2_S_Weights.KINETICS400_V1.meta[
@@ -85,3 +85,7 @@ def test_shipped_maps_fit_their_class_lists():
         shape: f'{shape} slides'
         for shape in ('circle', 'square', 'star', 'triangle')
     }
+    objects = read_class_map('demo_objects.csv')
+    objects.check(
+        src_classes=SHAPES, dst_classes=[name for name, *_ in OBJECT_CLASSES])
+    assert objects.src_to_dst == {i: i for i in range(len(SHAPES))}

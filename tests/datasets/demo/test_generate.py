@@ -53,6 +53,7 @@ def test_same_seed_same_bytes_and_seeds_differ(tmp_path):
 
 
 def test_unknown_scale_is_named(tmp_path):
-    with pytest.raises(ValueError, match=r"'huge'.*\['small', 'tiny'\]"):
+    with pytest.raises(
+            ValueError, match=r"'huge'.*\['small', 'study', 'tiny'\]"):
         make_demo_data(str(tmp_path), scale='huge')
     assert not os.listdir(tmp_path)

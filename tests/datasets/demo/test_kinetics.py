@@ -15,7 +15,8 @@ import pytest
 from mvitx.datasets.demo import SCALES, make_kinetics
 from mvitx.datasets.demo.kinetics import VIDEO_CLASSES, plan_video
 from mvitx.datasets.demo.render import (HAND_COLOR, KEYPOINT_FLIP_PAIRS,
-                                        KEYPOINT_NAMES, hand_pose, render)
+                                        KEYPOINT_NAMES, SHAPES, hand_pose,
+                                        render)
 from mvitx.datasets.prior_store import load_priors
 from mvitx.registry import DATASETS
 from mvitx.utils import register_all_modules
@@ -62,6 +63,52 @@ def test_kinetics_lists_csv_and_videos(root):
             capture.release()
             assert osp.isfile(
                 osp.join(root, 'priors', name.replace('.mp4', '.npz')))
+
+
+def test_test_split_only_when_asked(tmp_path):
+    """``test_videos`` adds a held-out split; the train and validation
+    videos are the same bytes with or without it."""
+    counts = dict(SCALES['tiny'], val_videos=0)
+    make_kinetics(str(tmp_path / 'plain'), 0, counts, 32, 4)
+    make_kinetics(
+        str(tmp_path / 'test'), 0, dict(counts, test_videos=2), 32, 4)
+    assert not osp.exists(tmp_path / 'plain' / 'test_list.txt')
+    assert not osp.exists(tmp_path / 'plain' / 'val_list.txt')
+    train = read_list(tmp_path / 'test' / 'train_list.txt')
+    assert train == read_list(tmp_path / 'plain' / 'train_list.txt')
+    for name, _ in train:
+        with open(tmp_path / 'plain' / 'videos_train' / name, 'rb') as f:
+            reference = f.read()
+        with open(tmp_path / 'test' / 'videos_train' / name, 'rb') as f:
+            assert f.read() == reference
+    test = read_list(tmp_path / 'test' / 'test_list.txt')
+    assert sorted(int(label) for _, label in test) == sorted(
+        list(range(len(VIDEO_CLASSES))) * 2)
+    assert not {name for name, _ in test} & {name for name, _ in train}
+    assert sorted(os.listdir(tmp_path / 'test' / 'videos_test')) == sorted(
+        name for name, _ in test)
+    with open(tmp_path / 'test' / 'test.csv', newline='') as f:
+        assert {row['split'] for row in csv.DictReader(f)} == {'test'}
+
+
+def test_object_classes(tmp_path):
+    """``class_set='objects'``: one '<shape> slides' class per image class,
+    each video showing its class's shape sliding sideways."""
+    make_kinetics(str(tmp_path), 0, SCALES['tiny'], 64, 8, class_set='objects')
+    with open(tmp_path / 'classes.txt') as f:
+        assert f.read().splitlines() == [f'{s} slides' for s in SHAPES]
+    labels = []
+    for _, label, priors in iter_videos(str(tmp_path)):
+        meta = json.loads(priors['meta'])
+        assert meta['shape'] == SHAPES[label]
+        assert meta['class_name'] == f'{SHAPES[label]} slides'
+        centers = priors['keypoints'][:, 0, 0, :2]
+        assert abs(centers[-1, 0] - centers[0, 0]) > 5
+        np.testing.assert_allclose(centers[:, 1], centers[0, 1])
+        labels.append(label)
+    assert sorted(labels) == sorted(list(range(len(SHAPES))) * 2)
+    with pytest.raises(ValueError, match=r"'verbs'.*\['demo', 'objects'\]"):
+        make_kinetics(str(tmp_path / 'x'), 0, SCALES['tiny'], 64, 8, 'verbs')
 
 
 def iter_videos(root):
