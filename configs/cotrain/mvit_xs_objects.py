@@ -24,10 +24,6 @@ demo_vid_root = 'data/demo_objects/kinetics'
 videos_per_class = 4
 objects_vid_train = dict(
     _base_.demo_vid_train, samples_per_class='${videos_per_class}')
-objects_vid_test = dict(
-    _base_.demo_vid_val,
-    ann_file='test_list.txt',
-    data_prefix=dict(video='videos_test'))
 
 train_dataloader = dict(
     batch_size=8,
@@ -56,8 +52,8 @@ test_dataloader = dict(
     val_dataloader,
     dataset=dict(
         type='CoTrainDataset',
-        datasets=dict(demo_img=_base_.demo_img_val,
-                      demo_vid=objects_vid_test)))
+        datasets=dict(
+            demo_img=_base_.demo_img_val, demo_vid=_base_.demo_vid_test)))
 
 model = dict(
     type='CoTrainRecognizer',

@@ -12,7 +12,6 @@ train_dataloader = dict(
 val_dataloader = dict(
     dataset=dict(datasets=dict(_delete_=True, demo_vid=_base_.demo_vid_val)))
 test_dataloader = dict(
-    dataset=dict(
-        datasets=dict(_delete_=True, demo_vid=_base_.objects_vid_test)))
+    dataset=dict(datasets=dict(_delete_=True, demo_vid=_base_.demo_vid_test)))
 model = dict(heads=dict(_delete_=True, demo_vid=_base_.demo_vid_head))
 model_wrapper_cfg = dict(find_unused_parameters=False)

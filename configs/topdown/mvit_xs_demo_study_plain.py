@@ -12,10 +12,6 @@ _base_ = [
 ]
 
 demo_vid_root = 'data/demo_study/kinetics'
-study_train = _base_.demo_vid_train
-study_val = _base_.demo_vid_val
-study_test = dict(
-    study_val, ann_file='test_list.txt', data_prefix=dict(video='videos_test'))
 
 train_dataloader = dict(
     batch_size=16,
@@ -23,16 +19,19 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='CoTrainBatchSampler'),
-    dataset=dict(type='CoTrainDataset', datasets=dict(demo_vid=study_train)))
+    dataset=dict(
+        type='CoTrainDataset', datasets=dict(demo_vid=_base_.demo_vid_train)))
 val_dataloader = dict(
     batch_size=50,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='CoTrainDataset', datasets=dict(demo_vid=study_val)))
+    dataset=dict(
+        type='CoTrainDataset', datasets=dict(demo_vid=_base_.demo_vid_val)))
 test_dataloader = dict(
     val_dataloader,
-    dataset=dict(type='CoTrainDataset', datasets=dict(demo_vid=study_test)))
+    dataset=dict(
+        type='CoTrainDataset', datasets=dict(demo_vid=_base_.demo_vid_test)))
 
 model = dict(
     type='CoTrainRecognizer',

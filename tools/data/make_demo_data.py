@@ -8,6 +8,7 @@ import time
 from typing import Optional, Sequence
 
 from mvitx.datasets.demo import SCALES, make_demo_data, write_detail_set
+from mvitx.datasets.demo.kinetics import VIDEO_CLASS_SETS
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -27,7 +28,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-frames', type=int, default=16)
     parser.add_argument(
         '--video-classes',
-        choices=('demo', 'objects'),
+        choices=sorted(VIDEO_CLASS_SETS),
         default='demo',
         help="the Kinetics part's classes (objects: one '<shape> slides' "
         'class per image class, the co-training positive control)')

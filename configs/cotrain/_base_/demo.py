@@ -92,6 +92,12 @@ demo_vid_val = dict(
     prior_prefix='${prior_prefix}',
     pipeline=demo_vid_val_pipeline,
     test_mode=True)
+# The held-out test split, written at the data's 'study' scale only
+# (tools/data/make_demo_data.py --scale study).
+demo_vid_test = dict(
+    demo_vid_val,
+    ann_file='test_list.txt',
+    data_prefix=dict(video='videos_test'))
 
 # Shared by the demo and its single-source twins.
 demo_backbone = dict(type='MViT', arch='xs', drop_path_rate=0.1)
