@@ -2,6 +2,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
 import benchmark_data  # noqa: E402
@@ -12,7 +14,8 @@ def test_benchmark_runs_every_pipeline_and_prints_table(tmp_path):
     # which must not meet the ones other tests loaded.
     script = ROOT / 'tools' / 'analysis' / 'benchmark_data.py'
     args = ['--num-videos', '1', '--num-frames', '70', '--clips', '2']
-    args += ['--rounds', '2', '--work-dir', str(tmp_path), '--inputs']
+    args += ['--rounds', '2', '--repeat-aug', '3']
+    args += ['--work-dir', str(tmp_path), '--inputs']
     args += ['h264 340x256 gop48', 'mp4v 340x256']
     proc = subprocess.run([sys.executable, str(script), *args],
                           capture_output=True,
@@ -26,7 +29,7 @@ def test_benchmark_runs_every_pipeline_and_prints_table(tmp_path):
     cells = {(r[0].strip(), r[1].strip()): r for r in rows}
     pipelines = {
         'mmaction2 1.2.0 (decord)', 'mvitx, decord', 'mvitx, PyAV',
-        'mvitx, torchcodec'
+        'mvitx, torchcodec', 'mvitx, PyAV, 3 clips per decode (repeated aug.)'
     }
     assert set(cells) == {(i, p)
                           for i in ('h264 340x256 gop48', 'mp4v 340x256')
@@ -48,3 +51,15 @@ def test_h264_inputs_have_b_frames_and_the_gop_asked(tmp_path):
     # x264's non-reference B-frames, which no other frame depends on
     assert 0 < info['ref_frames'] < info['frames'] - 30
     assert 0 < info['ref_cost'] < 1.5
+
+
+def test_repeated_augmentation_counts_every_clip_of_a_decode():
+    decodes = []
+
+    def pipeline(results):
+        decodes.append(results['filename'])
+        return [dict(inputs=np.zeros((3, 16, 8, 8)))] * 3
+
+    benchmark_data.time_clips(pipeline, ['a.mp4', 'b.mp4'], 7)
+    # 7 clips asked, 3 per decode: 3 decodes, 9 clips counted
+    assert decodes == ['a.mp4', 'b.mp4', 'a.mp4']

@@ -2,7 +2,9 @@
 torchvision's ``mvit_v2_s``, same input and same (converted) weights.
 
 Throughput: both models in one process, their steps timed in turns (a
-changing machine load hits both alike). Peak memory: each model in a fresh
+changing machine load hits both alike), clips/s from the median step time.
+``--profile N`` prints, per model and mode, the N operators with the most
+self time in one step. Peak memory: each model in a fresh
 process (CUDA: ``max_memory_allocated``; CPU: peak resident set size of the
 process, which includes the Python/torch baseline). On CUDA the models run
 under bf16 autocast.
@@ -21,6 +23,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import statistics
 import tempfile
 import time
 from contextlib import nullcontext
@@ -28,6 +31,7 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
+from torch.profiler import profile
 
 from mvitx.models.backbones import MViT
 from mvitx.models.backbones.mvit_convert import (build_torchvision_mvit,
@@ -159,21 +163,36 @@ def setup(args):
         torch.set_num_threads(args.threads)
 
 
-def throughput(mode: str, args) -> dict:
+def throughput(mode: str, args) -> Tuple[dict, dict]:
     """Clips/s of both implementations, timed step by step in turns so
-    that a changing machine load hits both alike."""
+    that a changing machine load hits both alike: the batch over the
+    median step time. With ``args.profile`` also, per implementation, the
+    table of the ``args.profile`` operators with the most self time in
+    one more step (``torch.profiler``)."""
     setup(args)
     runners = {impl: make_runner(impl, mode, args) for impl in IMPLS}
     for runner in runners.values():
         for _ in range(args.warmup):
             runner.step()
-    seconds = dict.fromkeys(IMPLS, 0.0)
+    seconds = {impl: [] for impl in IMPLS}
     for _ in range(args.iters):
         for impl, runner in runners.items():
             start = time.perf_counter()
             runner.step()
-            seconds[impl] += time.perf_counter() - start
-    return {impl: args.batch * args.iters / seconds[impl] for impl in IMPLS}
+            seconds[impl].append(time.perf_counter() - start)
+    speed = {
+        impl: args.batch / statistics.median(seconds[impl])
+        for impl in IMPLS
+    }
+    profiles = {}
+    for impl, runner in runners.items() if args.profile else ():
+        with profile() as prof:
+            runner.step()
+        sort = 'self_cuda_time_total' if args.device.startswith(
+            'cuda') else 'self_cpu_time_total'
+        profiles[impl] = prof.key_averages().table(
+            sort_by=sort, row_limit=args.profile)
+    return speed, profiles
 
 
 def peak_memory(impl: str, mode: str, args) -> float:
@@ -215,6 +234,13 @@ def parse_args(argv=None):
     parser.add_argument(
         '--threads', type=int, default=0, help='CPU threads (0: default)')
     parser.add_argument(
+        '--profile',
+        type=int,
+        default=0,
+        metavar='N',
+        help='also print, per implementation and mode, the N operators '
+        'with the most self time in one step (torch.profiler)')
+    parser.add_argument(
         '--with-cp',
         action='store_true',
         help='gradient checkpointing in mvitx')
@@ -245,8 +271,8 @@ def format_table(rows, logit_diff, args) -> str:
     for mode in MODES:
         tv, ours = by_key[('torchvision', mode)], by_key[('mvitx', mode)]
         label = f'{mode} (compiled)' if args.compile else mode
-        lines.append(f'| {label} | {tv["clips_per_s"]:.2f} | '
-                     f'{ours["clips_per_s"]:.2f} | '
+        lines.append(f'| {label} | {tv["clips_per_s"]:.3g} | '
+                     f'{ours["clips_per_s"]:.3g} | '
                      f'{ours["clips_per_s"] / tv["clips_per_s"]:.2f}x | '
                      f'{tv["peak_mb"]:.0f} | {ours["peak_mb"]:.0f} | '
                      f'{ours["peak_mb"] / tv["peak_mb"]:.2f} |')
@@ -262,7 +288,9 @@ def main(argv=None):
         save_weights(args.weights, (args.frames, args.size, args.size))
         for mode in MODES:
             with ctx.Pool(1) as pool:
-                speed = pool.apply(throughput, (mode, args))
+                speed, profiles = pool.apply(throughput, (mode, args))
+            for impl, table in profiles.items():
+                print(f'{impl}, {mode}: one step\n{table}', flush=True)
             for impl in IMPLS:
                 with ctx.Pool(1) as pool:
                     peak = pool.apply(peak_memory, (impl, mode, args))

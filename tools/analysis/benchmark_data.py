@@ -15,7 +15,10 @@ time (all threads of the process) and in wall time, the range over the
 rounds, and the median of each round's ratio to mmaction2. Each input is
 described first, with its reference frames: a frame-accurate decoder must
 decode all of them from the key frame before a clip to its end, so the CPU
-time of decoding only them bounds what skipping the others can gain::
+time of decoding only them bounds what skipping the others can gain. A last
+row per input runs the configs' pipeline with repeated augmentation
+(``--repeat-aug K``: one decode, K augmented clips, each counted), a
+data-loading speed rather than the decoder's::
 
     python tools/analysis/benchmark_data.py --num-videos 8 --clips 32 \\
         --rounds 5
@@ -38,6 +41,7 @@ import torch
 from av.video.frame import PictureType
 from mmcv.transforms import Compose
 
+from mvitx.datasets.cotrain_dataset import RepeatAugPipeline
 from mvitx.utils import register_all_modules
 
 #: name: (codec, (width, height), key frame interval, x264 preset). x264's
@@ -83,6 +87,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         choices=list(INPUTS),
         metavar='INPUT',
         help=f'inputs to time, of: {", ".join(map(repr, INPUTS))}')
+    parser.add_argument(
+        '--repeat-aug',
+        type=int,
+        default=2,
+        metavar='K',
+        help='clips per decode in the repeated-augmentation row (PyAV, '
+        'the configs\' back-end); 1 leaves the row out')
     parser.add_argument(
         '--work-dir', help='where to write the videos (default: temp dir)')
     return parser.parse_args(argv)
@@ -223,20 +234,25 @@ def mmaction_pipeline() -> Callable:
 def time_clips(pipeline: Callable, paths: List[str],
                clips: int) -> Tuple[float, float]:
     """Clips/s in wall and CPU time (all threads of this process) over
-    ``clips`` samples, the same sequence of videos and random draws every
-    call."""
+    ``clips`` clips, the same sequence of videos and random draws every
+    call. A pipeline returns one packed clip, or a list of them (repeated
+    augmentation: several clips per decode, each counted)."""
     np.random.seed(0)
     wall, cpu = time.perf_counter(), time.process_time()
-    for i in range(clips):
+    done = i = 0
+    while done < clips:
         out = pipeline(
             dict(
                 filename=paths[i % len(paths)],
                 label=0,
                 start_index=0,
                 modality='RGB'))
-        assert out['inputs'].shape[-3] == 16  # 16 frames per clip
+        for view in out if isinstance(out, list) else [out]:
+            assert view['inputs'].shape[-3] == 16  # 16 frames per clip
+            done += 1
+        i += 1
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return clips / wall, clips / cpu
+    return done / wall, done / cpu
 
 
 def benchmark(pipelines: Dict[str, Callable], inputs: Dict[str, List[str]],
@@ -284,6 +300,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
     register_all_modules()
     pipelines = {REFERENCE: mmaction_pipeline()}
     pipelines.update({n: mvitx_pipeline(b) for n, b in BACKENDS.items()})
+    if args.repeat_aug > 1:
+        # One decode, K augmented clips: what the configs' `repeat_aug`
+        # does; a data-loading speed, not the decoder's.
+        pipelines[f'mvitx, PyAV, {args.repeat_aug} clips per decode '
+                  '(repeated aug.)'] = RepeatAugPipeline(
+                      mvitx_pipeline('PyAV'), args.repeat_aug, 'PyAVDecode')
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.work_dir or tmp
         inputs = {}

@@ -244,9 +244,10 @@ class MultiScaleAttention(nn.Module):
 
     Queries, keys and values are pooled on their ``(T, H, W)`` grid (a
     depthwise conv + LayerNorm per head in ``'conv'`` mode, or max/avg
-    pooling); the relative-position terms ``q . R(dt, dh, dw)`` enter
-    :func:`torch.nn.functional.scaled_dot_product_attention` as an additive
-    bias, so fused kernels run on GPU.
+    pooling); the relative-position terms ``q . R(dt, dh, dw)`` are folded
+    into the query-key product (see :meth:`_sdpa`), so the fused kernels of
+    :func:`torch.nn.functional.scaled_dot_product_attention` run without an
+    attention bias.
 
     Args:
         in_dims (int): Input channels.
@@ -324,9 +325,11 @@ class MultiScaleAttention(nn.Module):
             return nn.MaxPool3d(kernel, stride, padding), None
         raise ValueError(f'pool_mode must be conv, avg or max, got {mode}')
 
-    def rel_pos_bias(self, q: torch.Tensor, q_thw: Size3d,
-                     k_thw: Size3d) -> torch.Tensor:
-        """The decomposed relative-position term as an attention bias.
+    def rel_pos_terms(self, q: torch.Tensor, q_thw: Size3d,
+                      k_thw: Size3d) -> torch.Tensor:
+        """The decomposed relative-position terms of every query: ``q .
+        R(dt)``, ``q . R(dh)`` and ``q . R(dw)`` against each key time,
+        row and column.
 
         Args:
             q (Tensor): ``(N, heads, Lq, C)`` pooled queries (unscaled).
@@ -334,27 +337,39 @@ class MultiScaleAttention(nn.Module):
             k_thw (tuple[int, int, int]): Key grid.
 
         Returns:
-            Tensor: ``(N, heads, Lq, Lk)``, zero on class-token rows/columns.
+            Tensor: ``(N, heads, Lq, kt + kh + kw)`` (``kt`` terms only with
+            a temporal table), zero on the class-token row.
         """
         n, heads, _, c = q.shape
         (qt, qh, qw), (kt, kh, kw) = q_thw, k_thw
         offset = int(self.with_cls_token)
         r_q = q[:, :, offset:].reshape(n, heads, qt, qh, qw, c)
-        rh = _rel_pos_table(self.rel_pos_h, qh, kh).to(q.dtype)
-        rw = _rel_pos_table(self.rel_pos_w, qw, kw).to(q.dtype)
-        rel_h = torch.einsum('bnthwc,hkc->bnthwk', r_q, rh)
-        rel_w = torch.einsum('bnthwc,wkc->bnthwk', r_q, rw)
-        bias = rel_h[..., None, :, None] + rel_w[..., None, None, :]
+        tables = [(self.rel_pos_h, qh, kh), (self.rel_pos_w, qw, kw)]
+        equations = ['bnthwc,hkc->bnthwk', 'bnthwc,wkc->bnthwk']
         if self.rel_pos_t is not None:
-            rt = _rel_pos_table(self.rel_pos_t, qt, kt).to(q.dtype)
-            rel_t = torch.einsum('bnthwc,tkc->bnthwk', r_q, rt)
-            bias = bias + rel_t[..., :, None, None]
-        else:
-            bias = bias.expand(*bias.shape[:5], kt, kh, kw)
-        bias = bias.reshape(n, heads, qt * qh * qw, kt * kh * kw)
-        if self.with_cls_token:
-            bias = F.pad(bias, (1, 0, 1, 0))
-        return bias
+            tables.insert(0, (self.rel_pos_t, qt, kt))
+            equations.insert(0, 'bnthwc,tkc->bnthwk')
+        terms = torch.cat([
+            torch.einsum(eq, r_q,
+                         _rel_pos_table(table, q_len, k_len).to(q.dtype))
+            for eq, (table, q_len, k_len) in zip(equations, tables)
+        ], -1)
+        return F.pad(terms.flatten(2, 4), (0, 0, offset, 0))
+
+    def key_positions(self, k_thw: Size3d, like: torch.Tensor) -> torch.Tensor:
+        """One-hot key time, row and column matching :meth:`rel_pos_terms`:
+        ``(Lk, kt + kh + kw)``, zero on the class-token column."""
+        kt, kh, kw = k_thw
+        grid = torch.stack(
+            torch.meshgrid(
+                *(torch.arange(n, device=like.device) for n in k_thw),
+                indexing='ij'), -1).reshape(-1, 3)
+        axes = [(grid[:, 1], kh), (grid[:, 2], kw)]
+        if self.rel_pos_t is not None:
+            axes.insert(0, (grid[:, 0], kt))
+        onehot = torch.cat([F.one_hot(i, n) for i, n in axes], -1)
+        return F.pad(
+            onehot.to(like.dtype), (0, 0, int(self.with_cls_token), 0))
 
     def forward(self, x: torch.Tensor,
                 thw: Size3d) -> Tuple[torch.Tensor, Size3d]:
@@ -371,15 +386,13 @@ class MultiScaleAttention(nn.Module):
             v, _ = _pool_tokens(v, self.pool_v, thw, cls, self.norm_v)
         if self.pool_q is not None:
             q, q_thw = _pool_tokens(q, self.pool_q, thw, cls, self.norm_q)
-        bias = None
-        if self.rel_pos_h is not None:
-            bias = self.rel_pos_bias(q, q_thw, k_thw)
         if self.use_sdpa:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+            out = self._sdpa(q, k, v, q_thw, k_thw)
         else:
             attn = (q * self.head_dims**-0.5) @ k.transpose(-2, -1)
-            if bias is not None:
-                attn = attn + bias
+            if self.rel_pos_h is not None:
+                terms = self.rel_pos_terms(q, q_thw, k_thw)
+                attn = attn + terms @ self.key_positions(k_thw, q).t()
             out = attn.softmax(dim=-1) @ v
         if self.residual_pool:
             if cls and not self.residual_with_cls:
@@ -389,6 +402,29 @@ class MultiScaleAttention(nn.Module):
                 out = out + q
         out = out.transpose(1, 2).reshape(n, -1, self.out_dims)
         return self.proj(out), q_thw
+
+    def _sdpa(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+              q_thw: Size3d, k_thw: Size3d) -> torch.Tensor:
+        """``scaled_dot_product_attention`` with the relative positions
+        folded into the dot product instead of an ``(Lq, Lk)`` bias: a
+        query's terms against each key time/row/column are appended to the
+        scaled query, the key's one-hot time/row/column to the key, so
+        ``q' . k' = q . k / sqrt(C) + q . (R(dt) + R(dh) + R(dw))``. No
+        bias is materialised and the flash kernels (which take no bias)
+        run, in training too; ``v`` is zero-padded to the same width (they
+        need one head size for q, k and v; CUDA's, a multiple of 8) and
+        the padding cut off the output."""
+        if self.rel_pos_h is None:
+            return F.scaled_dot_product_attention(q, k, v)
+        terms = self.rel_pos_terms(q, q_thw, k_thw)
+        keys = self.key_positions(k_thw, k).expand(*k.shape[:2], -1, -1)
+        extra = terms.shape[-1]
+        pad = -(self.head_dims + extra) % 8
+        q = torch.cat((q * self.head_dims**-0.5, F.pad(terms, (0, pad))), -1)
+        k = torch.cat((k, F.pad(keys, (0, pad))), -1)
+        v = F.pad(v, (0, extra + pad))
+        out = F.scaled_dot_product_attention(q, k, v, scale=1.0)
+        return out[..., :self.head_dims]
 
 
 class MultiScaleBlock(nn.Module):

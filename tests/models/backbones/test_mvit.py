@@ -4,6 +4,7 @@ counts."""
 import pytest
 import torch
 import torch.nn as nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from mvitx.models.backbones import MViT
 from mvitx.models.backbones.mvit import AvgPool3d
@@ -171,6 +172,18 @@ def test_sdpa_matches_explicit_attention(arch):
     out_b.square().sum().backward()
     for (name, pa), pb in zip(sdpa.named_parameters(), plain.parameters()):
         assert (pa.grad - pb.grad).abs().max() < 1e-4, name
+
+
+def test_relative_positions_run_in_the_flash_kernel():
+    # The flash kernel takes no attention bias: the relative positions must
+    # reach it folded into the queries and keys, in training too.
+    model = MViT(arch='xs', input_size=(4, 64, 64))
+    assert model.blocks[0].attn.rel_pos_t is not None
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        out = model(torch.rand(2, 3, 4, 48, 64))[-1][1]
+    # LayerNorm outputs sum to zero: weigh the channels
+    (out * torch.randn(out.shape[-1])).sum().backward()
+    assert model.blocks[0].attn.rel_pos_h.grad.abs().sum() > 0
 
 
 def test_gradient_checkpointing_same_gradients():
