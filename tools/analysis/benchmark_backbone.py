@@ -188,7 +188,7 @@ def throughput(mode: str, args) -> Tuple[dict, dict]:
     for impl, runner in runners.items() if args.profile else ():
         with profile() as prof:
             runner.step()
-        sort = 'self_cuda_time_total' if args.device.startswith(
+        sort = 'self_device_time_total' if args.device.startswith(
             'cuda') else 'self_cpu_time_total'
         profiles[impl] = prof.key_averages().table(
             sort_by=sort, row_limit=args.profile)

@@ -325,6 +325,12 @@ class MultiScaleAttention(nn.Module):
             return nn.MaxPool3d(kernel, stride, padding), None
         raise ValueError(f'pool_mode must be conv, avg or max, got {mode}')
 
+    def _rel_pos_axes(self) -> List[Tuple[int, nn.Parameter]]:
+        """The grid axes (0: time, 1: rows, 2: columns) that have a
+        relative-position table, with it, in the order of the terms."""
+        tables = (self.rel_pos_t, self.rel_pos_h, self.rel_pos_w)
+        return [(axis, t) for axis, t in enumerate(tables) if t is not None]
+
     def rel_pos_terms(self, q: torch.Tensor, q_thw: Size3d,
                       k_thw: Size3d) -> torch.Tensor:
         """The decomposed relative-position terms of every query: ``q .
@@ -341,33 +347,27 @@ class MultiScaleAttention(nn.Module):
             a temporal table), zero on the class-token row.
         """
         n, heads, _, c = q.shape
-        (qt, qh, qw), (kt, kh, kw) = q_thw, k_thw
         offset = int(self.with_cls_token)
-        r_q = q[:, :, offset:].reshape(n, heads, qt, qh, qw, c)
-        tables = [(self.rel_pos_h, qh, kh), (self.rel_pos_w, qw, kw)]
-        equations = ['bnthwc,hkc->bnthwk', 'bnthwc,wkc->bnthwk']
-        if self.rel_pos_t is not None:
-            tables.insert(0, (self.rel_pos_t, qt, kt))
-            equations.insert(0, 'bnthwc,tkc->bnthwk')
+        r_q = q[:, :, offset:].reshape(n, heads, *q_thw, c)
         terms = torch.cat([
-            torch.einsum(eq, r_q,
-                         _rel_pos_table(table, q_len, k_len).to(q.dtype))
-            for eq, (table, q_len, k_len) in zip(equations, tables)
+            torch.einsum(
+                f'bnthwc,{"thw"[axis]}kc->bnthwk', r_q,
+                _rel_pos_table(table, q_thw[axis], k_thw[axis]).to(q.dtype))
+            for axis, table in self._rel_pos_axes()
         ], -1)
         return F.pad(terms.flatten(2, 4), (0, 0, offset, 0))
 
     def key_positions(self, k_thw: Size3d, like: torch.Tensor) -> torch.Tensor:
         """One-hot key time, row and column matching :meth:`rel_pos_terms`:
         ``(Lk, kt + kh + kw)``, zero on the class-token column."""
-        kt, kh, kw = k_thw
         grid = torch.stack(
             torch.meshgrid(
                 *(torch.arange(n, device=like.device) for n in k_thw),
                 indexing='ij'), -1).reshape(-1, 3)
-        axes = [(grid[:, 1], kh), (grid[:, 2], kw)]
-        if self.rel_pos_t is not None:
-            axes.insert(0, (grid[:, 0], kt))
-        onehot = torch.cat([F.one_hot(i, n) for i, n in axes], -1)
+        onehot = torch.cat([
+            F.one_hot(grid[:, axis], k_thw[axis])
+            for axis, _ in self._rel_pos_axes()
+        ], -1)
         return F.pad(
             onehot.to(like.dtype), (0, 0, int(self.with_cls_token), 0))
 
