@@ -78,30 +78,46 @@ def load_scalars(work_dir: str) -> Scalars:
     return scalars
 
 
+def format_mean_std(values: Sequence[float], digits: int = 1) -> str:
+    """``mean ± sample std`` (``ddof=1``) of ``values`` for results tables;
+    a single value alone."""
+    if len(values) == 1:
+        return f'{values[0]:.{digits}f}'
+    return (f'{np.mean(values):.{digits}f} ± '
+            f'{np.std(values, ddof=1):.{digits}f}')
+
+
 def aggregate_runs(
     runs: Sequence[Mapping[int, float]]
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and standard deviation of one key over runs, at the steps all
-    runs logged.
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and standard deviation of one key over runs, at every step any
+    run logged, over the runs that logged it (a run stopped early leaves
+    the later steps to the others).
 
     Args:
         runs (Sequence[Mapping[int, float]]): ``{step: value}`` per run.
 
     Returns:
-        tuple[np.ndarray]: Steps ``(S,)`` ascending, mean ``(S,)`` and
-        population standard deviation ``(S,)`` (0 for a single run).
+        tuple[np.ndarray]: Steps ``(S,)`` ascending, mean ``(S,)``,
+        population standard deviation ``(S,)`` (0 where one run logged)
+        and the number of runs behind each step ``(S,)``.
     """
-    steps = sorted(set.intersection(*(set(run) for run in runs)))
-    values = np.array([[run[s] for s in steps] for run in runs],
-                      dtype=np.float64).reshape(len(runs), len(steps))
-    return np.array(steps), values.mean(0), values.std(0)
+    steps = sorted(set().union(*(set(run) for run in runs)))
+    per_step = [[run[s] for run in runs if s in run] for s in steps]
+    return (np.array(steps, dtype=np.int64),
+            np.array([np.mean(v) for v in per_step], dtype=np.float64),
+            np.array([np.std(v) for v in per_step], dtype=np.float64),
+            np.array([len(v) for v in per_step], dtype=np.int64))
 
 
 def plot_learning_curves(groups: Mapping[str, Sequence[Scalars]],
                          keys: Sequence[str],
                          title: str = ''):
-    """One panel per key: a line per group of runs (their mean at the steps
-    all its runs logged) over a band of ± one standard deviation.
+    """One panel per key: a line per group of runs (their mean at each
+    step, over the runs that logged it) over a band of ± one standard
+    deviation. Where some runs of a group have stopped (e.g. early
+    stopping), the line goes on dashed over the runs still going, and the
+    legend says so.
 
     Args:
         groups (Mapping[str, Sequence[Scalars]]): Legend label to the
@@ -123,11 +139,28 @@ def plot_learning_curves(groups: Mapping[str, Sequence[Scalars]],
             if missing:
                 raise KeyError(f'run(s) {missing} of {label!r} have no '
                                f'scalar {key!r}')
-            steps, mean, std = aggregate_runs([run[key] for run in runs])
+            steps, mean, std, counts = aggregate_runs(
+                [run[key] for run in runs])
             n = len(runs)
+            # Steps up to the last one every run logged: solid; after it
+            # (fewer runs), dashed, joined to the solid part.
+            full = np.flatnonzero(counts == n)
+            end = full[-1] + 1 if len(full) else 0
             name = f'{label} (n={n})' if n > 1 else label
+            if end < len(steps):
+                name += ', dashed: fewer runs'
             marker = 'o' if len(steps) < 20 else None
-            line, = ax.plot(steps, mean, marker=marker, ms=3, label=name)
+            line, = ax.plot(
+                steps[:end], mean[:end], marker=marker, ms=3, label=name)
+            if end < len(steps):
+                tail = slice(max(end - 1, 0), len(steps))
+                ax.plot(
+                    steps[tail],
+                    mean[tail],
+                    ls='--',
+                    marker=marker,
+                    ms=3,
+                    color=line.get_color())
             if n > 1:
                 ax.fill_between(
                     steps,

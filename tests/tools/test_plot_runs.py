@@ -44,13 +44,31 @@ def test_load_scalars_merges_resumed_runs(tmp_path):
         load_scalars(str(tmp_path / 'none'))
 
 
-def test_aggregate_runs_at_common_steps():
+def test_aggregate_runs_over_the_runs_that_logged_each_step():
     first = {1: 1., 2: 2., 3: 3.}
     second = {2: 4., 3: 5., 4: 9.}
-    steps, mean, std = aggregate_runs([first, second])
-    np.testing.assert_array_equal(steps, [2, 3])
-    np.testing.assert_allclose(mean, [3., 4.])
-    np.testing.assert_allclose(std, [1., 1.])
+    steps, mean, std, counts = aggregate_runs([first, second])
+    np.testing.assert_array_equal(steps, [1, 2, 3, 4])
+    np.testing.assert_allclose(mean, [1., 3., 4., 9.])
+    np.testing.assert_allclose(std, [0., 1., 1., 0.])
+    np.testing.assert_array_equal(counts, [1, 2, 2, 1])
+
+
+def test_group_curve_goes_on_dashed_after_a_run_stops(tmp_path):
+    full = seed_run(tmp_path, 'full', 0, steps=(10, 20, 30, 40))
+    stopped = seed_run(tmp_path, 'stopped', 1, steps=(10, 20))
+    runs = [load_scalars(str(full)), load_scalars(str(stopped))]
+    fig = plot_learning_curves({'seeds': runs}, ['loss'])
+    solid, dashed = fig.axes[0].get_lines()
+    np.testing.assert_array_equal(solid.get_xdata(), [10, 20])
+    np.testing.assert_allclose(solid.get_ydata(), [1 / 10 + .5, 1 / 20 + .5])
+    assert solid.get_linestyle() == '-'
+    assert solid.get_label() == 'seeds (n=2), dashed: fewer runs'
+    # Joined to the solid part; after step 20 only the full run is left.
+    assert dashed.get_linestyle() == '--'
+    np.testing.assert_array_equal(dashed.get_xdata(), [20, 30, 40])
+    np.testing.assert_allclose(dashed.get_ydata(),
+                               [1 / 20 + .5, 1 / 30, 1 / 40])
 
 
 def test_curves_are_group_means(tmp_path):

@@ -17,7 +17,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from mvitx.utils import load_pickle
-from mvitx.visualization import plot_per_class_accuracy, save_figure
+from mvitx.visualization import (format_mean_std, plot_per_class_accuracy,
+                                 save_figure)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -137,8 +138,7 @@ def format_markdown(runs: List[List[tuple]]) -> str:
     for rows in zip(*runs):
         accs = np.array([acc for _, acc, _ in rows])
         nums = sorted({num for _, _, num in rows})
-        lines.append(f'| {rows[0][0]} | {accs.mean():.2f} ± '
-                     f'{accs.std(ddof=1):.2f} | ' +
+        lines.append(f'| {rows[0][0]} | {format_mean_std(accs, 2)} | ' +
                      ', '.join(f'{acc:.2f}' for acc in accs) + ' | ' +
                      ', '.join(str(num) for num in nums) + ' |')
     return '\n'.join(lines)

@@ -3,8 +3,9 @@
 
 Reads ``<work_dir>/<timestamp>/vis_data/scalars.json`` of every run. Each
 positional work dir is its own curve (labelled by its folder name); each
-``--group`` is one curve over several runs (e.g. seeds): their mean at the
-steps all of them logged, with a band of ± one standard deviation.
+``--group`` is one curve over several runs (e.g. seeds): their mean at each
+step over the runs that logged it, with a band of ± one standard deviation;
+after the first run of a group stops (early stopping), the curve is dashed.
 
 With ``--table KEY`` it also prints a markdown table of ``KEY`` per group:
 the best value of each run (mean ± sample std over runs, and each run's),
@@ -15,9 +16,8 @@ import argparse
 import os.path as osp
 from typing import Dict, List, Mapping, Optional, Sequence
 
-import numpy as np
-
-from mvitx.visualization import load_scalars, plot_learning_curves, save_figure
+from mvitx.visualization import (format_mean_std, load_scalars,
+                                 plot_learning_curves, save_figure)
 from mvitx.visualization.plots import Scalars
 
 
@@ -73,14 +73,6 @@ def parse_groups(work_dirs: Sequence[str],
     return groups
 
 
-def _mean_std(values: Sequence[float], digits: int) -> str:
-    """``mean ± sample std`` of ``values`` (no std for one value)."""
-    if len(values) == 1:
-        return f'{values[0]:.{digits}f}'
-    return (f'{np.mean(values):.{digits}f} ± '
-            f'{np.std(values, ddof=1):.{digits}f}')
-
-
 def summary_table(groups: Mapping[str, Sequence[Scalars]],
                   key: str,
                   at_steps: Sequence[int] = (),
@@ -109,14 +101,14 @@ def summary_table(groups: Mapping[str, Sequence[Scalars]],
         row = [
             name,
             str(len(runs)),
-            _mean_std(best,
-                      digits), ', '.join(f'{v:.{digits}f}' for v in best),
+            format_mean_std(best, digits), ', '.join(f'{v:.{digits}f}'
+                                                     for v in best),
             ', '.join(map(str, best_steps)),
             ', '.join(str(max(curve)) for curve in curves)
         ]
         for step in at_steps:
             values = [curve[step] for curve in curves if step in curve]
-            cell = _mean_std(values, digits) if values else '-'
+            cell = format_mean_std(values, digits) if values else '-'
             if values and len(values) < len(curves):
                 cell += f' (n={len(values)})'
             row.append(cell)

@@ -10,9 +10,8 @@ import argparse
 import re
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
-
 from mvitx.utils.checkpoint import load_checkpoint_file
+from mvitx.visualization import format_mean_std
 
 GATE_KEY = re.compile(r'(?:.*\.)?neck\.attns\.(\d+)\.gate$')
 
@@ -61,8 +60,7 @@ def gate_table(rows: Dict[str, Dict[int, float]], digits: int = 3) -> str:
         cells = []
         for i in blocks:
             values = [gates[i] for gates in rows.values() if i in gates]
-            std = np.std(values, ddof=1) if len(values) > 1 else 0.
-            cells.append(f'{np.mean(values):.{digits}f} ± {std:.{digits}f}')
+            cells.append(format_mean_std(values, digits))
         lines.append(f'| mean ± std ({len(rows)}) | ' + ' | '.join(cells) +
                      ' |')
     return '\n'.join(lines)
