@@ -167,8 +167,14 @@ def test_a_variable_reaches_the_pipelines_and_the_schedule(tmp_path, how):
     assert all(t.clip_len == 32 for t in samplers)
     assert cfg.train_cfg.max_iters == 1000
     warmup, cosine = cfg.param_scheduler
+    # decay_iters follows max_iters unless set
     assert warmup.end == cosine.begin == 10 and cosine.end == 1000
     assert cfg.optim_wrapper.optimizer.lr == 0.5
+    cfg = load_config(
+        osp.join(ROOT, 'configs', base),
+        cfg_options=dict(options, decay_iters=600))
+    assert cfg.param_scheduler[1].end == 600
+    assert cfg.train_cfg.max_iters == 1000
 
 
 def test_an_unknown_variable_names_the_file_and_the_place(tmp_path):

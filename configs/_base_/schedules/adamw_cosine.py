@@ -6,6 +6,8 @@
 #   lr, min_lr                  peak and final learning rate
 #   warmup_iters, warmup_ratio  warm-up length and start (a fraction of lr)
 #   max_iters, val_interval     training length and validation period
+#   decay_iters                 end of the cosine decay (default: max_iters;
+#                               set it lower to go on at min_lr after it)
 #   layer_decay_rate            layer-wise lr decay (1.0: none)
 # '${name}' stands for the variable `name`; mvitx.utils.load_config puts
 # its value in after the config, its bases and --cfg-options are merged,
@@ -32,8 +34,9 @@ param_scheduler = [
         eta_min='${min_lr}',
         by_epoch=False,
         begin='${warmup_iters}',
-        end='${max_iters}')
+        end='${decay_iters}')
 ]
+decay_iters = '${max_iters}'
 # CoTrainLoop: per-source gradient accumulation, resumes mid-epoch without
 # replaying data (the AVA configs use mmengine's IterBasedTrainLoop).
 train_cfg = dict(

@@ -1,2 +1,3 @@
+from .plateau_stopping_hook import PlateauStoppingHook
 from .topdown_attention_hook import TopDownAttentionHook
 from .visualization_hook import VisualizationHook
