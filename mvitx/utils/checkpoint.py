@@ -61,7 +61,9 @@ def _is_refused_global(err: pickle.UnpicklingError) -> bool:
                      re.IGNORECASE) is not None
 
 
-def load_checkpoint_file(filename: str, map_location=None) -> dict:
+def load_checkpoint_file(filename: str,
+                         map_location=None,
+                         mmap: bool = False) -> dict:
     """Loads a local checkpoint with ``weights_only=True`` and the mmengine
     allowlist.
 
@@ -69,6 +71,10 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
         filename (str): Path of the checkpoint.
         map_location (str | torch.device | callable, optional): As in
             :func:`torch.load`. Defaults to None.
+        mmap (bool): Map the tensors' storage from the file instead of
+            reading it (:func:`torch.load`'s ``mmap``; zip-format files,
+            as ``torch.save`` writes): cheap when only a few entries are
+            read. Defaults to False.
 
     Returns:
         dict: The checkpoint.
@@ -84,7 +90,10 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(
-                filename, map_location=map_location, weights_only=True)
+                filename,
+                map_location=map_location,
+                weights_only=True,
+                mmap=mmap)
     except pickle.UnpicklingError as err:
         if not _is_refused_global(err):
             raise CheckpointError(
@@ -99,6 +108,40 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
         raise CheckpointError(
             f'Checkpoint {filename} is truncated or is not a torch '
             f'checkpoint: {err}') from err
+
+
+def check_resumable(filename: str, param_schedulers: bool = True) -> None:
+    """Checks that training can go on from ``filename`` where it stopped.
+
+    mmengine resumes from a checkpoint without optimizer or scheduler state
+    (``save_best`` writes ``best_*.pth`` with the weights only) without a
+    word: the optimizer's moments start from zero and the schedule from its
+    first value at the checkpoint's iteration, so a run resumed at
+    iteration 1,400 of a cosine schedule trains at the peak learning rate
+    again.
+
+    Args:
+        filename (str): The checkpoint to resume from.
+        param_schedulers (bool): Whether the run has parameter schedulers
+            whose state the checkpoint must hold. Defaults to True.
+
+    Raises:
+        CheckpointError: The file cannot be loaded (see
+            :func:`load_checkpoint_file`) or lacks ``optimizer`` (or
+            ``param_schedulers``) state; the message names the file and
+            what to resume from instead.
+    """
+    checkpoint = load_checkpoint_file(filename, map_location='cpu', mmap=True)
+    needed = ['optimizer'] + (['param_schedulers'] if param_schedulers else [])
+    missing = [key for key in needed if key not in checkpoint]
+    if missing:
+        raise CheckpointError(
+            f'Cannot resume from {filename}: it has no {" or ".join(missing)} '
+            'state (best_*.pth checkpoints hold the weights only), so the '
+            'learning-rate schedule and the optimizer would start over. '
+            'Resume from a full checkpoint (iter_*.pth or epoch_*.pth; '
+            '--resume without a path takes the latest), or start a new run '
+            f'from its weights with --cfg-options load_from={filename}')
 
 
 def install_safe_checkpoint_loader() -> None:

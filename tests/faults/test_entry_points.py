@@ -241,6 +241,36 @@ def test_i11_resume_in_copied_work_dir_uses_the_copy(toy_config, tmp_path):
     assert (copy / 'iter_3.pth').is_file() and not original.exists()
 
 
+def test_i11_resume_from_weights_only_checkpoint_is_refused(
+        toy_config, tmp_path):
+    """``tools/train.py --resume`` given a checkpoint with the weights only,
+    as mmengine's ``save_best`` writes ``best_*.pth``, from iteration 2 of
+    a cosine schedule.
+
+    Outcome: ``CheckpointError`` naming the file, the missing optimizer and
+    scheduler state and what to resume from instead, before any training
+    step (mmengine would resume at iteration 2 with fresh optimizer moments
+    and the schedule back at its first value).
+    """
+    work_dir = tmp_path / 'work'
+    first = run_script('tools/train.py', toy_config, '--work-dir', work_dir,
+                       '--cfg-options', 'train_cfg.max_iters=2',
+                       'default_hooks.checkpoint.interval=2')
+    assert first.returncode == 0, first.stderr[-3000:]
+    full = load_checkpoint_file(str(work_dir / 'iter_2.pth'))
+    assert {'optimizer', 'param_schedulers'} <= full.keys()
+    best = work_dir / 'best_loss_iter_2.pth'
+    torch.save({k: full[k]
+                for k in ('meta', 'state_dict', 'message_hub')}, best)
+    proc = run_script('tools/train.py', toy_config, '--work-dir', work_dir,
+                      '--resume', best)
+    assert proc.returncode != 0
+    assert (f'CheckpointError: Cannot resume from {best}: it has no '
+            'optimizer or param_schedulers state') in proc.stderr
+    assert 'iter_*.pth' in proc.stderr and 'load_from=' in proc.stderr
+    assert 'Iter(train)' not in proc.stdout + proc.stderr
+
+
 #: Saves one prior file in a process that SIGKILLs itself between writing
 #: the temporary file and renaming it, as a kill during the save would.
 KILLED_SAVE = """

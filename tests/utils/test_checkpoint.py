@@ -6,8 +6,8 @@ import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from mvitx.utils import (CheckpointError, install_safe_checkpoint_loader,
-                         load_checkpoint_file)
+from mvitx.utils import (CheckpointError, check_resumable,
+                         install_safe_checkpoint_loader, load_checkpoint_file)
 
 
 def _mmengine_like_checkpoint():
@@ -83,3 +83,32 @@ def test_damaged_file_names_file(tmp_path, damage):
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match='nope.pth does not exist'):
         load_checkpoint_file(str(tmp_path / 'nope.pth'))
+
+
+def test_check_resumable_needs_optimizer_and_scheduler_state(tmp_path):
+    full = dict(
+        _mmengine_like_checkpoint(),
+        optimizer=dict(state={}, param_groups=[dict(lr=0.1, params=[0])]),
+        param_schedulers=[dict(last_step=7)])
+    path = tmp_path / 'iter_7.pth'
+    torch.save(full, path)
+    check_resumable(str(path))
+    # What save_best writes: weights, meta and message hub only.
+    best = tmp_path / 'best_acc_iter_7.pth'
+    torch.save(_mmengine_like_checkpoint(), best)
+    with pytest.raises(
+            CheckpointError,
+            match=f'Cannot resume from {best}: it has no '
+            'optimizer or param_schedulers state'):
+        check_resumable(str(best))
+    # A run without schedulers needs the optimizer only.
+    no_scheduler = tmp_path / 'iter_8.pth'
+    torch.save({
+        k: v
+        for k, v in full.items() if k != 'param_schedulers'
+    }, no_scheduler)
+    check_resumable(str(no_scheduler), param_schedulers=False)
+    with pytest.raises(CheckpointError, match='no param_schedulers state'):
+        check_resumable(str(no_scheduler))
+    with pytest.raises(CheckpointError, match='does not exist'):
+        check_resumable(str(tmp_path / 'none.pth'))

@@ -1,9 +1,12 @@
 """mmengine's ``Runner`` with the config's ``compile`` applied to the
-model's backbone."""
+model's backbone, refusing to resume from a checkpoint without training
+state."""
 from typing import Optional, Union
 
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
+
+from mvitx.utils.checkpoint import check_resumable
 
 
 def compile_kwargs(compile: Union[bool, dict, None]) -> Optional[dict]:
@@ -55,8 +58,28 @@ class BackboneCompileRunner(Runner):
     up to ``torch._dynamo.config.recompile_limit``, after which the
     backbone runs eagerly (PyTorch warns).
 
+    Resuming (``--resume``) checks first that the checkpoint holds the
+    optimizer's and the schedulers' state
+    (:func:`~mvitx.utils.checkpoint.check_resumable`): mmengine would
+    resume from a ``best_*.pth`` (weights only) and restart the schedule.
+
     Takes mmengine ``Runner``'s arguments.
     """
+
+    def resume(self,
+               filename: str,
+               resume_optimizer: bool = True,
+               resume_param_scheduler: bool = True,
+               map_location='default') -> None:
+        """mmengine's ``resume`` after :func:`check_resumable` (for the
+        state that is resumed)."""
+        if resume_optimizer:
+            check_resumable(
+                filename,
+                param_schedulers=resume_param_scheduler
+                and self.param_schedulers is not None)
+        super().resume(filename, resume_optimizer, resume_param_scheduler,
+                       map_location)
 
     def _maybe_compile(self, target: str) -> None:
         """Compiles the backbone; ``target`` (mmengine's ``'train_step'``)
