@@ -72,8 +72,9 @@ class BackboneCompileRunner(Runner):
                resume_param_scheduler: bool = True,
                map_location='default') -> None:
         """mmengine's ``resume`` after :func:`check_resumable` (for the
-        state that is resumed)."""
-        if resume_optimizer:
+        state that is resumed) of a local file; a URL (``s3://...``) is
+        left to mmengine's loaders."""
+        if resume_optimizer and '://' not in filename:
             check_resumable(
                 filename,
                 param_schedulers=resume_param_scheduler
