@@ -1,15 +1,13 @@
-"""PlateauStoppingHook in real mmengine runs of a tiny model whose
+"""PlateauStoppingHook in real mmengine runs of the toy regressor whose
 validation metric follows a script (one value per iteration): where it
 stops, that a plateau before `begin` is not counted, and that a resumed
 run stops where an uninterrupted one does."""
 import pytest
-import torch
-import torch.nn as nn
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MessageHub
-from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
+import tests.tools.toy_components  # noqa: F401 (ToyRegressor, its dataset)
 from mvitx.engine.hooks import PlateauStoppingHook
 from mvitx.utils import register_all_modules
 
@@ -29,28 +27,15 @@ class ScriptedMetric(BaseMetric):
         return dict(acc=SCORES[done - 1])
 
 
-class TinyModel(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(2, 1)
-
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        out = self.fc(torch.stack(inputs))
-        if mode == 'loss':
-            return dict(loss=out.pow(2).mean())
-        return [out]
-
-
 def make_runner(tmp_path, max_iters, hook, resume=False, name='run'):
     loader = dict(
-        dataset=[dict(inputs=torch.ones(2)) for _ in range(4)],
+        dataset=dict(type='ToyRegressionDataset', length=4),
         sampler=dict(type='InfiniteSampler', shuffle=False),
         batch_size=2,
         num_workers=0,
         collate_fn=dict(type='pseudo_collate'))
     return Runner(
-        model=TinyModel(),
+        model=dict(type='ToyRegressor'),
         work_dir=str(tmp_path),
         train_dataloader=loader,
         train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=1),
@@ -62,7 +47,10 @@ def make_runner(tmp_path, max_iters, hook, resume=False, name='run'):
         custom_hooks=[hook],
         resume=resume,
         default_scope='mvitx',
-        experiment_name=f'plateau_{name}_{tmp_path.name}')
+        # Unique per run: Runners of one name share their message hub,
+        # which holds this hook's state.
+        experiment_name='plateau_' + '_'.join(
+            (name, tmp_path.parent.name, tmp_path.name)))
 
 
 def stop_iter(tmp_path, max_iters=len(SCORES), **hook_args):
