@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from mvitx.datasets.demo import SCALES, make_kinetics
-from mvitx.datasets.demo.kinetics import VIDEO_CLASSES, plan_video
+from mvitx.datasets.demo.kinetics import (RADIUS_RANGES, VIDEO_CLASSES,
+                                          plan_video)
 from mvitx.datasets.demo.render import (HAND_COLOR, KEYPOINT_FLIP_PAIRS,
                                         KEYPOINT_NAMES, SHAPES, hand_pose,
                                         render)
@@ -93,7 +94,8 @@ def test_test_split_only_when_asked(tmp_path):
 
 def test_object_classes(tmp_path):
     """``class_set='objects'``: one '<shape> slides' class per image class,
-    each video showing its class's shape sliding sideways."""
+    each video showing its class's shape sliding sideways, at the sizes of
+    the larger image objects."""
     make_kinetics(str(tmp_path), 0, SCALES['tiny'], 64, 8, class_set='objects')
     with open(tmp_path / 'classes.txt') as f:
         assert f.read().splitlines() == [f'{s} slides' for s in SHAPES]
@@ -102,6 +104,8 @@ def test_object_classes(tmp_path):
         meta = json.loads(priors['meta'])
         assert meta['shape'] == SHAPES[label]
         assert meta['class_name'] == f'{SHAPES[label]} slides'
+        low, high = RADIUS_RANGES['objects']
+        assert low * 64 <= meta['object_radius'] <= high * 64
         centers = priors['keypoints'][:, 0, 0, :2]
         assert abs(centers[-1, 0] - centers[0, 0]) > 5
         np.testing.assert_allclose(centers[:, 1], centers[0, 1])
@@ -185,6 +189,8 @@ def test_class_semantics_in_priors(root):
         # Pointing direction's vertical part (image y grows downwards).
         pointing_y = tips.mean(1)[:, 1] - palm[:, 1]
         moved = obj_center[-1] - obj_center[0]
+        low, high = RADIUS_RANGES['demo']
+        assert low * 64 <= meta['object_radius'] <= high * 64
         if motion == 'slide':
             assert meta['shape'] == shape
             assert abs(moved[0]) > 5 and moved[1] == 0
