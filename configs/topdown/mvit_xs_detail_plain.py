@@ -2,8 +2,8 @@
 # control"), plain backbone: 4-frame 32 px clips of the detail task
 # (mvitx/datasets/demo/detail.py), whose class is the tiny glyph on the one
 # carrier the priors box. Trains until the validation top-1 stops improving
-# (EarlyStoppingHook) and keeps the best checkpoint. The top-down twin is
-# mvit_xs_detail_topdown.py.
+# after the learning-rate decay (PlateauStoppingHook) and keeps the best
+# checkpoint. The top-down twin is mvit_xs_detail_topdown.py.
 _base_ = [
     '../_base_/default_runtime.py', '../cotrain/_base_/demo.py',
     '../_base_/schedules/adamw_cosine.py'
@@ -71,23 +71,25 @@ model = dict(
     heads=dict(detail=dict(type='ClsHead', num_classes=4, in_channels=64)),
     data_preprocessor=dict(type='ActionDataPreprocessor'))
 
-# Validation every 50 iterations; training stops after `patience`
-# validations without a gain of `min_delta` top-1 points, at the latest at
-# max_iters (where the cosine schedule reaches min_lr). The patience of 600
-# iterations outlasts the plateau at chance both models start on (up to
-# about 600 iterations; docs/topdown.md).
+# Validation every 50 iterations (200 clips). The cosine schedule decays to
+# min_lr over decay_iters; training then goes on at min_lr until 12
+# validations in a row have not gained 0.5 top-1 points over the best, at
+# the latest at max_iters. None before decay_iters counts: a patience
+# counted from the first validation must outlast the plateau at chance
+# every model starts on (up to about 600 iterations; docs/topdown.md). A
+# checkpoint every 500 iterations for resuming, and the best one.
 lr, min_lr = 2e-3, 2e-5
 warmup_iters, warmup_ratio = 50, 1e-2
-max_iters, val_interval = 1000, 50
+max_iters, decay_iters, val_interval = 3000, 1000, 50
 layer_decay_rate = 1.0
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval='${max_iters}', save_best='mean/top1'))
+    checkpoint=dict(interval=500, max_keep_ckpts=1, save_best='mean/top1'))
 custom_hooks = [
     dict(
-        type='EarlyStoppingHook',
+        type='PlateauStoppingHook',
         monitor='mean/top1',
-        rule='greater',
         min_delta=0.5,
-        patience=12)
+        patience=12,
+        begin='${decay_iters}')
 ]
