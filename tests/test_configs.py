@@ -6,11 +6,16 @@ import ast
 import glob
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
+from mmengine.dataset import Compose
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
+from mvitx.datasets.demo.detail import CLASSES, make_detail_clip
+from mvitx.datasets.demo.render import write_lossless_mp4
+from mvitx.datasets.prior_store import save_priors
 from mvitx.registry import MODELS
 from mvitx.structures import ActionDataSample
 from mvitx.utils import load_config, register_all_modules
@@ -254,3 +259,55 @@ def test_ava_topdown_recipes_take_the_kinetics_model_whole(
     assert all('.attn.rel_pos_' in k for k in resized), resized
     stride = model.backbone.out_strides[-1]
     assert bool(resized) == (stride != source.backbone.out_strides[-1])
+
+
+def test_detail_topdown_prediction_does_not_depend_on_the_keypoints(tmp_path):
+    """The detail task's keypoints (the glyph's line ends) give its class
+    away, so its top-down recipe must use them for the training targets
+    only: through the recipe's own test pipeline, one clip predicts the same
+    with every class's keypoints, where the neck's default type priority
+    (keypoint windows typed apart from the box cells) makes it depend on
+    them."""
+    register_all_modules()
+    path = osp.join(ROOT, 'configs', 'topdown', 'mvit_xs_detail_topdown.py')
+    cfg = load_config(path)
+    rng_seed, video = 1, str(tmp_path / 'clip.mp4')
+    clips = [
+        make_detail_clip(np.random.default_rng(rng_seed), label)
+        for label in range(len(CLASSES))
+    ]
+    write_lossless_mp4(video, clips[0][0])
+    pipeline = Compose(cfg.test_dataloader.dataset.datasets.detail.pipeline)
+    batch = dict(inputs=[], data_samples=[])
+    for label, (_, priors) in enumerate(clips):
+        prior_file = str(tmp_path / f'priors_{label}.npz')
+        save_priors(prior_file, **priors)
+        packed = pipeline(
+            dict(
+                filename=video,
+                prior_file=prior_file,
+                label=0,
+                start_index=0,
+                modality='RGB',
+                source='detail'))
+        batch['inputs'].append(packed['inputs'])
+        batch['data_samples'].append(packed['data_samples'])
+
+    def scores(type_priority):
+        torch.manual_seed(0)
+        model = MODELS.build(
+            dict(
+                cfg.model,
+                neck=dict(cfg.model.neck, type_priority=type_priority)))
+        model.eval()
+        with torch.no_grad():
+            for attn in model.neck.attns:  # zero gates would hide the neck
+                attn.gate.fill_(1.)
+            out = model.test_step(batch)
+        return torch.stack([sample.pred_score for sample in out])
+
+    recipe = scores(cfg.model.neck.type_priority)
+    for other in recipe[1:]:
+        torch.testing.assert_close(other, recipe[0], rtol=0, atol=1e-6)
+    default = scores((0., 3., 2., 1., 3.))
+    assert (default - default[0]).abs().amax() > 1e-3

@@ -25,7 +25,13 @@ carrier and the others, so:
 
 The prior files also carry one keypoint "person" per frame with the
 :data:`KEYPOINT_NAMES` (the glyph's centre and line ends), for the
-attention target and the structure head.
+attention target and the structure head. The line ends depend on the
+class, so they are training targets only: a model that takes them as
+input can read the class from them (``configs/topdown/
+mvit_xs_detail_topdown.py`` keeps them out of the neck's input).
+
+The clips are written losslessly by default (:data:`WRITERS`), so the
+decoded pixels outside the marked box do not depend on the class either.
 """
 import json
 import os
@@ -36,7 +42,7 @@ import numpy as np
 
 from mvitx.structures import OBJECT
 from ..prior_store import load_priors, save_priors
-from .render import FPS, sample_background, write_mp4
+from .render import FPS, sample_background, write_lossless_mp4, write_mp4
 
 #: Class names in label order (sorted) and their 3x3 glyphs (each entry a
 #: block of ``glyph_scale`` x ``glyph_scale`` pixels).
@@ -56,6 +62,11 @@ KEYPOINT_NAMES = ('glyph_center', 'glyph_end_first', 'glyph_end_last')
 SPLITS = ('train', 'val', 'test')
 #: Generator name stored in the prior files' meta.
 GENERATOR = 'mvitx.datasets.demo.detail'
+#: The clip writers of :func:`write_detail_set`: lossless H.264, whose
+#: decoded pixels outside the marked box do not depend on the class, and
+#: OpenCV's lossy ``mp4v``, whose coding errors carry the glyph beyond the
+#: box (the sets of docs/topdown.md's first tables).
+WRITERS = dict(lossless=write_lossless_mp4, mp4v=write_mp4)
 
 
 def _carrier_boxes(rng: np.random.Generator, size: int, num_frames: int,
@@ -199,7 +210,8 @@ def write_detail_set(out_dir: str,
                      size: int = 32,
                      num_frames: int = 4,
                      num_carriers: int = 3,
-                     glyph_scale: int = 2) -> Dict[str, int]:
+                     glyph_scale: int = 2,
+                     codec: str = 'lossless') -> Dict[str, int]:
     """Writes the detail task's train, val and test clips::
 
         out_dir/classes.txt                  one class name a line
@@ -225,6 +237,9 @@ def write_detail_set(out_dir: str,
         num_frames (int): Frames per clip. Defaults to 4.
         num_carriers (int): Carriers per clip. Defaults to 3.
         glyph_scale (int): Pixels per glyph block. Defaults to 2.
+        codec (str): A key of :data:`WRITERS`. Defaults to ``'lossless'``:
+            a decoder returns the drawn frames exactly, so only the pixels
+            inside the marked box depend on the class.
 
     Returns:
         dict: Clips written per split.
@@ -232,6 +247,9 @@ def write_detail_set(out_dir: str,
     if len(counts) != len(SPLITS) or min(counts) < 1:
         raise ValueError(f'counts must give clips per class (>= 1) of '
                          f'{SPLITS}, got {counts}')
+    if codec not in WRITERS:
+        raise ValueError(f'codec must be one of {sorted(WRITERS)}, got '
+                         f'{codec!r}')
     written = {}
     for split_index, (split, per_class) in enumerate(zip(SPLITS, counts)):
         video_dir = osp.join(out_dir, f'videos_{split}')
@@ -243,8 +261,8 @@ def write_detail_set(out_dir: str,
             frames, priors = make_detail_clip(rng, label, size, num_frames,
                                               num_carriers, glyph_scale)
             stem = f'{split}_{i:05d}'
-            write_mp4(osp.join(video_dir, f'{stem}.mp4'), frames)
-            priors['meta'] = dict(priors['meta'], seed=seed)
+            WRITERS[codec](osp.join(video_dir, f'{stem}.mp4'), frames)
+            priors['meta'] = dict(priors['meta'], seed=seed, codec=codec)
             save_priors(osp.join(out_dir, 'priors', f'{stem}.npz'), **priors)
             lines.append(f'{stem}.mp4 {label}\n')
         with open(osp.join(out_dir, f'{split}_list.txt'), 'w') as f:

@@ -5,11 +5,13 @@ the deterministic JPEG and mp4 writers.
 
 Output is deterministic: every item draws from its own generator
 (:func:`item_rng`) and the encoders (JPEG at fixed quality, OpenCV's
-``mp4v``) are deterministic, so the same seed and settings give the same
-bytes.
+``mp4v``, lossless H.264) are deterministic, so the same seed and settings
+give the same bytes.
 """
+from fractions import Fraction
 from typing import Optional, Tuple
 
+import av
 import cv2
 import numpy as np
 
@@ -324,6 +326,25 @@ def write_mp4(path: str, frames: np.ndarray, fps: int = FPS) -> None:
     for frame in frames:
         writer.write(np.ascontiguousarray(frame[..., ::-1]))
     writer.release()
+
+
+def write_lossless_mp4(path: str, frames: np.ndarray, fps: int = FPS) -> None:
+    """Writes (T, H, W, 3) RGB frames as a lossless H.264 mp4 (``libx264rgb``
+    at quantiser 0, planar RGB): decoders (PyAV, decord) return the frames
+    exactly, so no pixel depends on what is drawn elsewhere in the video,
+    unlike with :func:`write_mp4`, whose coding errors spread over blocks
+    and, through motion compensation, over frames."""
+    height, width = frames.shape[1:3]
+    with av.open(path, 'w') as container:
+        stream = container.add_stream(
+            'libx264rgb', rate=Fraction(fps), options=dict(qp='0'))
+        stream.width, stream.height, stream.pix_fmt = width, height, 'rgb24'
+        for frame in frames:
+            container.mux(
+                stream.encode(
+                    av.VideoFrame.from_ndarray(
+                        np.ascontiguousarray(frame), 'rgb24')))
+        container.mux(stream.encode())
 
 
 def youtube_id(rng: np.random.Generator) -> str:
