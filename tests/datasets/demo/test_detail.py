@@ -15,6 +15,12 @@ from mvitx.structures import OBJECT
 from mvitx.utils import register_all_modules
 
 register_all_modules()
+#: The detail configs' decoding steps: every frame of a clip.
+DECODE = [
+    dict(type='PyAVInit'),
+    dict(type='SampleFrames', clip_len=4, frame_interval=1, test_mode=True),
+    dict(type='PyAVDecode'),
+]
 
 
 def box_mask(box, size):
@@ -93,11 +99,7 @@ def test_written_set_loads_through_the_dataset_and_priors(tmp_path, codec):
     assert written == dict(train=8, val=4, test=4)
     with open(osp.join(root, 'classes.txt')) as f:
         assert tuple(f.read().split()) == CLASSES
-    pipeline = [
-        dict(type='PyAVInit'),
-        dict(
-            type='SampleFrames', clip_len=4, frame_interval=1, test_mode=True),
-        dict(type='PyAVDecode'),
+    pipeline = DECODE + [
         dict(type='LoadPriors', keypoint_layout='demo', on_missing='raise'),
     ]
     for split, count in written.items():
@@ -136,12 +138,7 @@ def test_lossless_set_decodes_to_the_drawn_frames(tmp_path):
     # this: its coding errors spread the glyph beyond the box.
     root = str(tmp_path / 'detail')
     write_detail_set(root, seed=2, counts=(1, 1, 2))
-    load = Compose([
-        dict(type='PyAVInit'),
-        dict(
-            type='SampleFrames', clip_len=4, frame_interval=1, test_mode=True),
-        dict(type='PyAVDecode'),
-    ])
+    load = Compose(DECODE)
     for split_index, split in enumerate(SPLITS):
         with open(osp.join(root, f'{split}_list.txt')) as f:
             lines = f.read().split('\n')[:-1]
