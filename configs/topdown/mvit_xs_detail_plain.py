@@ -80,7 +80,7 @@ model = dict(
 # checkpoint every 500 iterations for resuming, and the best one.
 lr, min_lr = 2e-3, 2e-5
 warmup_iters, warmup_ratio = 50, 1e-2
-max_iters, decay_iters, val_interval = 3000, 1000, 50
+max_iters, decay_iters, val_interval = 6000, 1000, 50
 layer_decay_rate = 1.0
 default_hooks = dict(
     logger=dict(interval=10),
