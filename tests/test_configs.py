@@ -311,3 +311,32 @@ def test_detail_topdown_prediction_does_not_depend_on_the_keypoints(tmp_path):
         torch.testing.assert_close(other, recipe[0], rtol=0, atol=1e-6)
     default = scores((0., 3., 2., 1., 3.))
     assert (default - default[0]).abs().amax() > 1e-3
+
+
+def test_objects_control_rows_train_each_source_equally_long():
+    """The co-training control's co-trained rows alternate image and clip
+    batches with equal odds, so per source they have the single-source
+    rows' schedule: warm-up, decay, validations, stopping and length."""
+
+    def per_source(name):
+        cfg = load_config(osp.join(ROOT, 'configs', 'cotrain', name))
+        sources = len(cfg.train_dataloader.dataset.datasets)
+        if sources > 1:
+            sampler = cfg.train_dataloader.batch_sampler
+            assert sampler.strategy == 'alternating'
+            assert len(set(sampler.ratios.values())) == 1
+        warmup, cosine = cfg.param_scheduler
+        stop, = [
+            h for h in cfg.custom_hooks if h.type == 'PlateauStoppingHook'
+        ]
+        steps = (warmup.end, cosine.end, cfg.train_cfg.val_interval,
+                 stop.begin, cfg.train_cfg.max_iters)
+        assert all(n % sources == 0 for n in steps), (name, steps)
+        return sources, [n // sources for n in steps] + [stop.patience]
+
+    rows = {
+        name: per_source(f'mvit_xs_objects{name}.py')
+        for name in ('', '_bridge', '_video', '_image')
+    }
+    assert [rows[name][0] for name in rows] == [2, 2, 1, 1]
+    assert len({tuple(schedule) for _, schedule in rows.values()}) == 1, rows

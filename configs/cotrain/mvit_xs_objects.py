@@ -66,14 +66,16 @@ model = dict(
 model_wrapper_cfg = dict(
     type='MMDistributedDataParallel', find_unused_parameters=True)
 
-# Validation every 100 iterations. The cosine schedule decays to min_lr over
-# decay_iters; training then goes on at min_lr until 5 validations in a row
-# have not gained 0.5 points of `monitor` over its best (none before
-# decay_iters counts: the video-only runs start on a long plateau at
-# chance, docs/cotraining.md), at the latest at max_iters. A checkpoint
-# every 500 iterations for resuming.
+# Counted in steps per source: validation every 100; the cosine schedule
+# decays to min_lr over 3,000; training then goes on at min_lr until 5
+# validations in a row have not gained 0.5 points of `monitor` over its best
+# (none before the decay's end counts: the video-only runs start on a long
+# plateau at chance, docs/cotraining.md), at the latest at 6,000. The
+# co-trained rows alternate image and clip batches, so their iterations are
+# twice these (the single-source rows set half). A checkpoint every 500
+# iterations for resuming.
 monitor = 'demo_vid/top1'
-max_iters, decay_iters, warmup_iters, val_interval = 6000, 3000, 30, 100
+max_iters, decay_iters, warmup_iters, val_interval = 12000, 6000, 60, 200
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=500, max_keep_ckpts=1, save_best='${monitor}'))

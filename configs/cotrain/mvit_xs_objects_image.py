@@ -14,3 +14,5 @@ test_dataloader = val_dataloader
 model = dict(heads=dict(_delete_=True, demo_img=_base_.demo_img_head))
 model_wrapper_cfg = dict(find_unused_parameters=False)
 monitor = 'demo_img/top1'
+# One source: the steps per source of mvit_xs_objects.py are iterations.
+max_iters, decay_iters, warmup_iters, val_interval = 6000, 3000, 30, 100

@@ -15,3 +15,5 @@ test_dataloader = dict(
     dataset=dict(datasets=dict(_delete_=True, demo_vid=_base_.demo_vid_test)))
 model = dict(heads=dict(_delete_=True, demo_vid=_base_.demo_vid_head))
 model_wrapper_cfg = dict(find_unused_parameters=False)
+# One source: the steps per source of mvit_xs_objects.py are iterations.
+max_iters, decay_iters, warmup_iters, val_interval = 6000, 3000, 30, 100
